@@ -1,0 +1,6 @@
+"""``python -m firefly``: the same as the ``firefly`` command."""
+
+from .cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""The Python client: call a firefly server's functions as methods.
+
+::
+
+    >>> client = Client("http://127.0.0.1:8000/")
+    >>> client.square(n=4)
+    16
+
+It shares no code with the server but :mod:`firefly.errors`: an error
+response raises the exception class of its status code.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import requests
+
+from .errors import ConnectError, FireflyError, RequestTimeoutError, error_for_status
+
+DEFAULT_TIMEOUT = 60.0
+FILE_CONTENT_TYPE = "application/octet-stream"
+
+
+class Client:
+    """A connection to a firefly server; its functions are this object's methods.
+
+    :param server_url: the server's base URL, e.g. ``http://127.0.0.1:8000/``.
+    :param auth_token: the server's token, sent as ``Authorization: Token <token>``.
+    :param timeout: seconds to wait for the server (connect and each read).
+    :param session: a :class:`requests.Session` to send requests with (one is made if omitted).
+    """
+
+    def __init__(
+        self,
+        server_url: str,
+        auth_token: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        session: requests.Session | None = None,
+    ):
+        self.server_url = server_url.rstrip("/")
+        self.auth_token = auth_token
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        self._metadata: dict[str, Any] | None = None
+
+    def __getattr__(self, name: str) -> RemoteFunction:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return RemoteFunction(self, name)
+
+    def __dir__(self) -> list[str]:
+        names = set(super().__dir__())
+        try:
+            names.update(self.functions())
+        except FireflyError:
+            pass  # dir() must not fail because the server is down
+        return sorted(names)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<firefly.Client {self.server_url!r}>"
+
+    def close(self) -> None:
+        """Close the underlying session's connections."""
+        self.session.close()
+
+    def metadata(self) -> dict[str, Any]:
+        """The server's ``GET /`` answer, fetched once and kept."""
+        if self._metadata is None:
+            self._metadata = self._handle(self._send("GET", "/"))
+        return self._metadata
+
+    def functions(self) -> dict[str, Any]:
+        """The functions the server lists, by name: ``{"path", "doc", "parameters"}``."""
+        return dict(self.metadata().get("functions", {}))
+
+    def call(self, name: str, /, **arguments: Any) -> Any:
+        """Call the remote function ``name`` with named ``arguments``; return its result.
+
+        Open files among the arguments are uploaded (multipart/form-data). A
+        function that returns a file gives back a file-like object to read.
+        """
+        path = self.functions().get(name, {}).get("path", f"/{name}")
+        files = {key: value for key, value in arguments.items() if _is_file(value)}
+        if files:
+            fields = {
+                key: _form_value(value) for key, value in arguments.items() if key not in files
+            }
+            response = self._send("POST", path, data=fields, files=files)
+        else:
+            response = self._send("POST", path, json=arguments)
+        return self._handle(response)
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        url = self.server_url + path
+        headers = {"Authorization": f"Token {self.auth_token}"} if self.auth_token else {}
+        try:
+            return self.session.request(
+                method, url, headers=headers, timeout=self.timeout, stream=True, **kwargs
+            )
+        except requests.Timeout as err:
+            raise RequestTimeoutError(
+                f"{url} did not answer within {self.timeout} seconds"
+            ) from err
+        except requests.ConnectionError as err:
+            raise ConnectError(f"could not connect to {self.server_url}: {err}") from err
+
+    def _handle(self, response: requests.Response) -> Any:
+        if response.status_code == 200:
+            if response.headers.get("Content-Type") == FILE_CONTENT_TYPE:
+                response.raw.decode_content = True
+                return response.raw
+            return response.json()
+        raise _error_from(response)
+
+
+class RemoteFunction:
+    """A function of the server, called with named arguments only."""
+
+    def __init__(self, client: Client, name: str):
+        self.client = client
+        self.__name__ = self.__qualname__ = name
+
+    def __call__(self, *args: Any, **arguments: Any) -> Any:
+        if args:
+            raise FireflyError(
+                f"{self.__name__}() takes named arguments only, e.g. {self.__name__}(n=4)"
+            )
+        return self.client.call(self.__name__, **arguments)
+
+    def __repr__(self) -> str:
+        return f"<RemoteFunction {self.__name__!r} of {self.client!r}>"
+
+    @property
+    def __doc__(self) -> str:  # type: ignore[override]
+        return str(self.client.functions().get(self.__name__, {}).get("doc") or "")
+
+
+def _is_file(value: Any) -> bool:
+    return hasattr(value, "read") and callable(value.read)
+
+
+def _form_value(value: Any) -> str:
+    """A form field: a string as it is, anything else as its JSON text."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _error_from(response: requests.Response) -> FireflyError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and "error" in body:
+        details = {k: v for k, v in body.items() if k not in ("error", "request_id")}
+        message = str(body["error"])
+    else:
+        details, message = {}, response.text.strip() or response.reason
+    request_id = response.headers.get("X-Request-ID")
+    return error_for_status(response.status_code, message, request_id=request_id, **details)

@@ -1,0 +1,280 @@
+"""The one configuration object: declared once, validated, immutable.
+
+Each setting is a field of :class:`Config` with a default, a parser, an
+environment variable and a doc line. :func:`load_config` merges the sources
+with one precedence: command-line flag > environment variable > config file >
+default. Errors name where the bad value came from (``functions.square.path``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+DEFAULT_BIND = "127.0.0.1:8000"
+CONFIG_ENV = "FIREFLY_CONFIG"
+FUNCTIONS_ENV = "FIREFLY_FUNCTIONS"
+SUPPORTED_VERSIONS = ("1", "1.0")
+
+
+def parse_text(value: Any) -> str:
+    """A non-empty string."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"expected a non-empty string, got {value!r}")
+    return value.strip()
+
+
+def parse_positive_int(value: Any) -> int:
+    """An integer of at least 1 (also from its decimal string)."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a positive integer, got {value!r}")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected a positive integer, got {value!r}") from None
+    if number < 1 or (isinstance(value, float) and number != value):
+        raise ValueError(f"expected a positive integer, got {value!r}")
+    return number
+
+
+def parse_bool(value: Any) -> bool:
+    """true/false, yes/no, on/off or 1/0."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def parse_origins(value: Any) -> tuple[str, ...]:
+    """Origins as a comma-separated string or a list; ``*`` allows any."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+        raise ValueError(f"expected origins as a comma-separated string or a list, got {value!r}")
+    return tuple(item.strip().rstrip("/") for item in items if item.strip())
+
+
+def parse_bind(value: Any) -> str:
+    """``HOST:PORT`` (``[::1]:PORT`` for IPv6) or ``unix:PATH``."""
+    text = parse_text(value)
+    if text.startswith("unix:"):
+        return text
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"expected HOST:PORT such as {DEFAULT_BIND!r}, got {value!r}")
+    return text
+
+
+def setting(default: Any, parse: Callable[[Any], Any], env: str, doc: str) -> Any:
+    """Declare a setting: a dataclass field carrying its parser, variable and doc line."""
+    return field(default=default, metadata={"parse": parse, "env": env, "doc": doc})
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    """A function to serve: ``function`` (MODULE.FUNCTION) at ``path`` under ``name``."""
+
+    name: str
+    function: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything firefly needs to build and serve an app."""
+
+    functions: tuple[FunctionConfig, ...] = ()
+    token: str | None = setting(
+        None, parse_text, "FIREFLY_TOKEN", "Token every request must carry; none when unset."
+    )
+    allow_origins: tuple[str, ...] = setting(
+        (),
+        parse_origins,
+        "FIREFLY_ALLOW_ORIGINS",
+        "Origins allowed to call from a browser (CORS), comma-separated; ``*`` for any.",
+    )
+    max_content_length: int = setting(
+        16 * 1024 * 1024,
+        parse_positive_int,
+        "FIREFLY_MAX_CONTENT_LENGTH",
+        "Largest request body accepted, in bytes; larger ones get 413.",
+    )
+    bind: str = setting(
+        DEFAULT_BIND, parse_bind, "FIREFLY_BIND", "Address the firefly command listens on."
+    )
+    workers: int = setting(
+        1, parse_positive_int, "FIREFLY_WORKERS", "Worker processes of the firefly command."
+    )
+    threads: int = setting(
+        1,
+        parse_positive_int,
+        "FIREFLY_THREADS",
+        "Threads per worker; more than 1 uses gunicorn's gthread worker.",
+    )
+    timeout: int = setting(
+        30,
+        parse_positive_int,
+        "FIREFLY_TIMEOUT",
+        "Seconds a worker may spend on one request before it is restarted.",
+    )
+    reload: bool = setting(
+        False, parse_bool, "FIREFLY_RELOAD", "Restart workers when the code changes (development)."
+    )
+    config_path: str | None = None
+
+
+def settings() -> list[dataclasses.Field[Any]]:
+    """The declared settings, in order: the fields of Config that have an env variable."""
+    return [f for f in dataclasses.fields(Config) if "env" in f.metadata]
+
+
+def load_config(
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    path: str | None = None,
+) -> Config:
+    """Merge flags, environment and config file into a validated Config.
+
+    ``flags`` holds only what was given on the command line (``functions``:
+    a list of MODULE.FUNCTION, ``config``: a file path, and any setting by
+    name). ``path`` is the config file when neither flag nor environment names one.
+    """
+    flags = {key: value for key, value in (flags or {}).items() if value is not None}
+    environ = os.environ if environ is None else environ
+    config_path = flags.get("config") or environ.get(CONFIG_ENV) or path
+    file_values = read_config_file(config_path) if config_path else {}
+
+    values: dict[str, Any] = {"config_path": config_path}
+    for setting_field in settings():
+        name, env = setting_field.name, setting_field.metadata["env"]
+        if name in flags:
+            raw, source = flags[name], f"option --{name.replace('_', '-')}"
+        elif environ.get(env):
+            raw, source = environ[env], f"environment variable {env}"
+        elif name in file_values:
+            raw, source = file_values[name], f"{config_path}: {name}"
+        else:
+            continue
+        values[name] = _parse(setting_field.metadata["parse"], raw, source)
+    values["functions"] = _functions(flags, environ, file_values, config_path)
+    return Config(**values)
+
+
+def _parse(parse: Callable[[Any], Any], raw: Any, source: str) -> Any:
+    try:
+        return parse(raw)
+    except ValueError as err:
+        raise ConfigError(f"{source}: {err}") from None
+
+
+def _functions(
+    flags: Mapping[str, Any],
+    environ: Mapping[str, str],
+    file_values: Mapping[str, Any],
+    config_path: str | None,
+) -> tuple[FunctionConfig, ...]:
+    named = list(flags.get("functions") or [])
+    if not named and environ.get(FUNCTIONS_ENV):
+        named = [name for name in environ[FUNCTIONS_ENV].split(",") if name.strip()]
+    in_file = file_values.get("functions")
+    if named and in_file:
+        raise ConfigError(
+            f"functions are named both on the command line or in {FUNCTIONS_ENV} and in"
+            f" {config_path}: name them in one place"
+        )
+    if named:
+        return tuple(_function_from_name(name) for name in named)
+    if in_file:
+        return in_file
+    raise ConfigError(
+        "no functions to serve: name them as MODULE.FUNCTION (e.g. 'firefly funcs.square'),"
+        f" in {FUNCTIONS_ENV}, or in a config file (-c config.yml)"
+    )
+
+
+def _function_from_name(spec: str) -> FunctionConfig:
+    spec = spec.strip()
+    name = spec.rpartition(".")[2]
+    return FunctionConfig(name=name, function=spec, path=f"/{name}")
+
+
+# The config file: YAML, compatible with the original firefly format.
+
+FILE_KEYS = ("version", "functions", *(setting_field.name for setting_field in settings()))
+FUNCTION_KEYS = ("function", "path")
+
+
+def read_config_file(path: str) -> dict[str, Any]:
+    """Read and check a YAML config file; returns its settings with ``functions`` parsed."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            document = yaml.safe_load(file)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path!r} does not exist") from None
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {path!r}: {err.strerror}") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: invalid YAML: {_one_line(err)}") from None
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings, got {_kind(document)}")
+    _reject_unknown_keys(document, FILE_KEYS, path, "")
+    if "version" in document and str(document["version"]) not in SUPPORTED_VERSIONS:
+        raise ConfigError(f"{path}: version: unsupported version {document['version']!r}, use 1.0")
+    values = {key: value for key, value in document.items() if key != "version"}
+    if "functions" in document:
+        values["functions"] = _file_functions(document["functions"], path)
+    return values
+
+
+def _file_functions(section: Any, path: str) -> tuple[FunctionConfig, ...]:
+    if not isinstance(section, dict) or not section:
+        raise ConfigError(
+            f"{path}: functions: expected a mapping of function names, got {_kind(section)}"
+        )
+    functions = []
+    for name, entry in section.items():
+        where = f"{path}: functions.{name}"
+        if not isinstance(entry, dict):
+            raise ConfigError(
+                f"{where}: expected a mapping with 'function' and 'path', got {_kind(entry)}"
+            )
+        _reject_unknown_keys(entry, FUNCTION_KEYS, path, f"functions.{name}.")
+        if "function" not in entry:
+            raise ConfigError(f"{where}: missing 'function' (MODULE.FUNCTION)")
+        function = _parse(parse_text, entry["function"], f"{where}.function")
+        route = _parse(parse_text, entry.get("path", f"/{name}"), f"{where}.path")
+        if not route.startswith("/"):
+            raise ConfigError(f"{where}.path: must start with '/', got {route!r}")
+        functions.append(FunctionConfig(name=str(name), function=function, path=route))
+    return tuple(functions)
+
+
+def _reject_unknown_keys(
+    mapping: Mapping[Any, Any], known: Sequence[str], path: str, prefix: str
+) -> None:
+    for key in mapping:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(known)})"
+            raise ConfigError(f"{path}: {prefix}{key}: unknown key{hint}")
+
+
+def _kind(value: Any) -> str:
+    return "nothing" if value is None else f"a {type(value).__name__} ({value!r})"
+
+
+def _one_line(err: Exception) -> str:
+    return " ".join(str(err).split())

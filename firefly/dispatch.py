@@ -1,0 +1,109 @@
+"""The hot path: function calls answered on WSGI, in front of Flask.
+
+:class:`FunctionDispatcher` looks the request path up in a dict built at
+start-up. A function's path goes to its :class:`FunctionEndpoint`, which
+reads the body once, checks the arguments, calls the function and encodes
+the result once; every other path falls through to Flask. Function calls
+therefore skip Flask's request context, ``before_request``/``after_request``
+hooks and error handlers (docs/python.rst says which hooks see what).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from .encoding import dumps
+from .errors import HTTPError, MethodNotAllowedError, RemoteError
+from .protocol import (
+    REQUEST_ID_KEY,
+    STATUS_LINES,
+    ArgumentChecker,
+    error_response,
+    file_response,
+    is_file,
+    json_response,
+    read_arguments,
+)
+from .registry import FunctionSpec
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+logger = logging.getLogger("firefly")
+
+ALLOWED_METHODS = "POST, OPTIONS"
+
+
+class FunctionEndpoint:
+    """Answers the requests to one function's path."""
+
+    def __init__(self, spec: FunctionSpec, max_content_length: int):
+        self.spec = spec
+        self.function = spec.func
+        self.checker = ArgumentChecker.for_signature(spec.name, spec.signature)
+        self.max_content_length = max_content_length
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        method = environ["REQUEST_METHOD"]
+        if method != "POST":
+            return self._answer_other_method(environ, start_response, method)
+        try:
+            arguments = read_arguments(environ, self.max_content_length)
+            self.checker.check(arguments)
+        except HTTPError as error:
+            return error_response(environ, start_response, error)
+        try:
+            result = self.function(**arguments)
+        except HTTPError as error:  # raised on purpose: its status is the answer
+            return error_response(environ, start_response, error)
+        except Exception as error:
+            return self._function_failed(environ, start_response, error)
+        if is_file(result):
+            return file_response(environ, start_response, result)
+        try:
+            body = dumps(result)
+        except TypeError as error:
+            return self._function_failed(environ, start_response, error, "cannot encode result: ")
+        return json_response(start_response, 200, body)
+
+    def _answer_other_method(
+        self, environ: WSGIEnvironment, start_response: StartResponse, method: str
+    ) -> Iterable[bytes]:
+        allow = [("Allow", ALLOWED_METHODS)]
+        if method == "OPTIONS":
+            start_response(STATUS_LINES[204], allow)
+            return []
+        error = MethodNotAllowedError(
+            f"method {method} is not allowed for function {self.spec.name!r}: use POST"
+        )
+        return error_response(environ, start_response, error, allow)
+
+    def _function_failed(
+        self,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        error: Exception,
+        prefix: str = "",
+    ) -> Iterable[bytes]:
+        logger.exception(
+            "function %r failed (request id %s)", self.spec.name, environ.get(REQUEST_ID_KEY)
+        )
+        remote_type = type(error).__name__
+        remote_error = RemoteError(f"{prefix}{remote_type}: {error}", type=remote_type)
+        return error_response(environ, start_response, remote_error)
+
+
+class FunctionDispatcher:
+    """Routes a function's path to its endpoint and every other path to ``fallback``."""
+
+    def __init__(self, endpoints: dict[str, FunctionEndpoint], fallback: WSGIApplication):
+        self.endpoints = endpoints
+        self.fallback = fallback
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[Any]:
+        endpoint = self.endpoints.get(environ.get("PATH_INFO", ""))
+        if endpoint is None:
+            return self.fallback(environ, start_response)
+        return endpoint(environ, start_response)

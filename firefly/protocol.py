@@ -1,0 +1,181 @@
+"""The wire protocol of a function call: decode the body, check the arguments, encode responses.
+
+Everything here works on the WSGI environ and ``start_response`` directly,
+so a function call costs no more than it must (see docs/performance.rst).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Request
+from werkzeug.wsgi import wrap_file
+
+from .encoding import JSONDecodeError, dumps, loads
+from .errors import BadRequestError, HTTPError, PayloadTooLargeError, ValidationError
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+REQUEST_ID_KEY = "firefly.request_id"
+JSON_CONTENT_TYPE = "application/json"
+FILE_CONTENT_TYPE = "application/octet-stream"
+STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
+
+Headers = list[tuple[str, str]]
+
+
+def read_arguments(environ: WSGIEnvironment, max_content_length: int) -> dict[str, Any]:
+    """The keyword arguments a request carries: its JSON object body, or its form parts."""
+    content_type = environ.get("CONTENT_TYPE", "")
+    if content_type.startswith("multipart/form-data"):
+        return _read_form(environ, max_content_length)
+    return decode_json_arguments(read_body(environ, max_content_length))
+
+
+def read_body(environ: WSGIEnvironment, max_content_length: int) -> bytes:
+    """Read the whole request body once, refusing more than ``max_content_length`` bytes."""
+    length = environ.get("CONTENT_LENGTH")
+    stream = environ["wsgi.input"]
+    if length:
+        try:
+            size = int(length)
+        except ValueError:
+            raise BadRequestError(f"invalid Content-Length header {length!r}") from None
+        if size > max_content_length:
+            raise _too_large(max_content_length)
+        return stream.read(size) if size > 0 else b""
+    if environ.get("wsgi.input_terminated"):  # chunked: read up to one byte past the limit
+        body = stream.read(max_content_length + 1)
+        if len(body) > max_content_length:
+            raise _too_large(max_content_length)
+        return body
+    return b""
+
+
+def decode_json_arguments(body: bytes) -> dict[str, Any]:
+    """Decode a JSON object body into keyword arguments; an empty body means none."""
+    if not body.strip():
+        return {}
+    try:
+        arguments = loads(body)
+    except JSONDecodeError as err:
+        raise BadRequestError(f"request body is not valid JSON: {err}") from None
+    if not isinstance(arguments, dict):
+        raise BadRequestError(
+            "request body must be a JSON object of named arguments, "
+            f"got a JSON {_json_type_name(arguments)}"
+        )
+    return arguments
+
+
+def _read_form(environ: WSGIEnvironment, max_content_length: int) -> dict[str, Any]:
+    if "boundary=" not in environ.get("CONTENT_TYPE", ""):
+        raise BadRequestError("multipart/form-data request has no boundary in its Content-Type")
+    request = Request(environ)
+    request.max_content_length = max_content_length
+    try:
+        arguments: dict[str, Any] = request.form.to_dict()
+        arguments.update(request.files.to_dict())
+    except RequestEntityTooLarge:
+        raise _too_large(max_content_length) from None
+    except ValueError as err:
+        raise BadRequestError(f"malformed multipart/form-data body: {err}") from None
+    return arguments
+
+
+def _too_large(limit: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(
+        f"request body is larger than the limit of {limit} bytes (max_content_length)"
+    )
+
+
+def _json_type_name(value: Any) -> str:
+    names = {list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+@dataclass(frozen=True)
+class ArgumentChecker:
+    """Checks keyword arguments against a signature, computed once at start-up."""
+
+    function_name: str
+    accepted: frozenset[str]
+    required: frozenset[str]
+    takes_any_keyword: bool
+
+    @classmethod
+    def for_signature(cls, function_name: str, signature: inspect.Signature) -> ArgumentChecker:
+        """Build the checker (positional-only parameters with defaults are left to them)."""
+        accepted, required = set(), set()
+        takes_any_keyword = False
+        for parameter in signature.parameters.values():
+            kind = parameter.kind
+            if kind is parameter.VAR_KEYWORD:
+                takes_any_keyword = True
+            elif kind not in (parameter.POSITIONAL_ONLY, parameter.VAR_POSITIONAL):
+                accepted.add(parameter.name)
+                if parameter.default is parameter.empty:
+                    required.add(parameter.name)
+        return cls(function_name, frozenset(accepted), frozenset(required), takes_any_keyword)
+
+    def check(self, arguments: dict[str, Any]) -> None:
+        """Raise ValidationError naming every missing and every unexpected argument."""
+        names = arguments.keys()
+        if self.required <= names and (self.takes_any_keyword or names <= self.accepted):
+            return
+        problems = [f"missing required argument {name!r}" for name in sorted(self.required - names)]
+        if not self.takes_any_keyword:
+            problems += [f"unexpected argument {name!r}" for name in sorted(names - self.accepted)]
+        raise ValidationError(f"{self.function_name}(): " + "; ".join(problems))
+
+
+def json_response(
+    start_response: StartResponse, status: int, body: bytes, headers: Headers | None = None
+) -> list[bytes]:
+    """Send an encoded JSON body."""
+    response_headers = [
+        ("Content-Type", JSON_CONTENT_TYPE),
+        ("Content-Length", str(len(body))),
+    ]
+    if headers:
+        response_headers += headers
+    start_response(STATUS_LINES[status], response_headers)
+    return [body]
+
+
+def error_response(
+    environ: WSGIEnvironment,
+    start_response: StartResponse,
+    error: HTTPError,
+    headers: Headers | None = None,
+) -> list[bytes]:
+    """Send ``error`` as ``{"error": message, ..., "request_id": ...}``."""
+    return json_response(start_response, error.status_code, encode_error(environ, error), headers)
+
+
+def encode_error(environ: WSGIEnvironment, error: HTTPError) -> bytes:
+    """The JSON body of an error response, with the request id when there is one."""
+    body = error.to_dict()
+    request_id = environ.get(REQUEST_ID_KEY)
+    if request_id:
+        body["request_id"] = request_id
+    return dumps(body)
+
+
+def file_response(
+    environ: WSGIEnvironment, start_response: StartResponse, file: Any
+) -> Iterable[bytes]:
+    """Stream a file object the function returned; the server closes it when done."""
+    start_response(STATUS_LINES[200], [("Content-Type", FILE_CONTENT_TYPE)])
+    return wrap_file(environ, file)
+
+
+def is_file(value: Any) -> bool:
+    """Whether a function's result is a file object to stream."""
+    return hasattr(value, "read") and callable(value.read)

@@ -1,0 +1,114 @@
+"""The functions an app serves: one :class:`FunctionSpec` each, in a :class:`Registry`."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigError
+from .loader import load_function
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A function served at ``path`` under ``name``, with what is known of it at start-up."""
+
+    name: str
+    path: str
+    func: Callable[..., Any]
+    signature: inspect.Signature
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def create(
+        cls,
+        func: Callable[..., Any],
+        name: str | None = None,
+        path: str | None = None,
+        **options: Any,
+    ) -> FunctionSpec:
+        """Describe ``func``; ``name`` defaults to its ``__name__``, ``path`` to ``/<name>``."""
+        name = name or getattr(func, "__name__", None)
+        if not name:
+            raise ConfigError(f"{func!r} has no __name__: give it a name")
+        path = path or f"/{name}"
+        if not path.startswith("/"):
+            raise ConfigError(f"path {path!r} of function {name!r} must start with '/'")
+        try:
+            signature = inspect.signature(func)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"cannot read the signature of {name!r}: {err}") from None
+        _check_callable_by_name(name, signature)
+        return cls(name=name, path=path, func=func, signature=signature, options=options)
+
+    @classmethod
+    def load(cls, function: str, name: str | None = None, path: str | None = None) -> FunctionSpec:
+        """Import ``function`` (MODULE.FUNCTION) and describe it."""
+        return cls.create(load_function(function), name=name, path=path)
+
+    @property
+    def doc(self) -> str:
+        """The function's docstring, cleaned of indentation; empty when it has none."""
+        return inspect.getdoc(self.func) or ""
+
+    def describe(self) -> dict[str, Any]:
+        """The function's entry in ``GET /``: path, doc and parameters."""
+        return {"path": self.path, "doc": self.doc, "parameters": self.parameters()}
+
+    def parameters(self) -> list[dict[str, Any]]:
+        """Each parameter as ``{"name", "kind", "default"?}`` (DESIGN.md)."""
+        described = []
+        for parameter in self.signature.parameters.values():
+            entry: dict[str, Any] = {"name": parameter.name, "kind": parameter.kind.name}
+            if parameter.default is not parameter.empty:
+                entry["default"] = _json_safe(parameter.default)
+            described.append(entry)
+        return described
+
+
+def _check_callable_by_name(name: str, signature: inspect.Signature) -> None:
+    for parameter in signature.parameters.values():
+        if parameter.kind is parameter.POSITIONAL_ONLY and parameter.default is parameter.empty:
+            raise ConfigError(
+                f"function {name!r} has the positional-only parameter {parameter.name!r};"
+                " firefly passes arguments by name"
+            )
+
+
+class Registry:
+    """The served functions, by path, refusing two functions at one path or name."""
+
+    def __init__(self) -> None:
+        self._by_path: dict[str, FunctionSpec] = {}
+
+    def add(self, spec: FunctionSpec) -> None:
+        """Add ``spec``; raises ConfigError when its name or path is taken."""
+        if spec.path in self._by_path:
+            taken = self._by_path[spec.path].name
+            raise ConfigError(f"path {spec.path!r} is served twice: by {taken!r} and {spec.name!r}")
+        if any(existing.name == spec.name for existing in self):
+            raise ConfigError(f"function name {spec.name!r} is used twice")
+        self._by_path[spec.path] = spec
+
+    def get(self, path: str) -> FunctionSpec | None:
+        """The function served at ``path``, if any."""
+        return self._by_path.get(path)
+
+    def __iter__(self) -> Iterator[FunctionSpec]:
+        return iter(self._by_path.values())
+
+    def __len__(self) -> int:
+        return len(self._by_path)
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` when JSON can hold it as it is, else its repr (for the index)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _json_safe(item) for key, item in value.items()}
+    return repr(value)

@@ -1,0 +1,42 @@
+"""X-Request-ID: taken from the request when it is safe, generated otherwise, sent back always."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from .protocol import REQUEST_ID_KEY
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+HEADER = "X-Request-ID"
+MAX_LENGTH = 128
+_SAFE = re.compile(rf"[A-Za-z0-9._:@/+=-]{{1,{MAX_LENGTH}}}").fullmatch
+
+
+def request_id_from(header: str | None) -> str:
+    """The caller's id when it is short and made of safe characters, else a new random one."""
+    if header and _SAFE(header):
+        return header
+    return os.urandom(16).hex()
+
+
+class RequestIdMiddleware:
+    """Puts the request id in ``environ["firefly.request_id"]`` and in the response headers."""
+
+    def __init__(self, app: WSGIApplication):
+        self.app = app
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        request_id = environ[REQUEST_ID_KEY] = request_id_from(environ.get("HTTP_X_REQUEST_ID"))
+
+        def start_response_with_id(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
+            headers.append((HEADER, request_id))
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, start_response_with_id)

@@ -1,0 +1,54 @@
+"""Packaging for firefly-python: the ``firefly`` package and command."""
+
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+VERSION = re.search(
+    r'^__version__ = "([^"]+)"', (HERE / "firefly" / "version.py").read_text(), re.M
+).group(1)
+
+TEST_REQUIRES = [
+    "pytest>=8",
+    "pytest-timeout>=2.3",
+    "numpy>=1.24",
+    "pandas>=2.0",
+    "scikit-learn>=1.3",
+    "joblib>=1.3",
+]
+LINT_REQUIRES = ["ruff>=0.6", "mypy>=1.10", "types-PyYAML", "types-requests"]
+DOCS_REQUIRES = ["sphinx>=7"]
+
+setup(
+    name="firefly-python",
+    version=VERSION,
+    description="Serve Python functions and machine-learning models as web APIs",
+    long_description=(HERE / "README.rst").read_text(),
+    long_description_content_type="text/x-rst",
+    license="Apache-2.0",
+    packages=find_packages(include=["firefly", "firefly.*"]),
+    package_data={"firefly": ["py.typed"]},
+    python_requires=">=3.10",
+    install_requires=[
+        "flask>=3.0",
+        "gunicorn>=22.0",
+        "pyyaml>=6.0",
+        "requests>=2.31",
+        "click>=8.1",
+        "orjson>=3.9",
+    ],
+    extras_require={
+        "test": TEST_REQUIRES,
+        "lint": LINT_REQUIRES,
+        "docs": DOCS_REQUIRES,
+        "dev": TEST_REQUIRES + LINT_REQUIRES + DOCS_REQUIRES,
+    },
+    entry_points={"console_scripts": ["firefly = firefly.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Framework :: Flask",
+        "Topic :: Internet :: WWW/HTTP :: WSGI :: Application",
+    ],
+)
