@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 import flask
 from flask.sansio.scaffold import setupmethod
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
+from werkzeug.sansio.response import Response
 
 from .auth import TokenAuthMiddleware
 from .config import Config, parse_origins
