@@ -45,7 +45,8 @@ def load_function(spec: str) -> Callable[..., Any]:
         ) from None
     if not callable(function):
         raise LoadError(
-            f"cannot load {spec!r}: {attribute!r} is a {type(function).__name__}, not a function"
+            f"cannot load {spec!r}: {attribute!r} is not callable"
+            f" (it is of type {type(function).__name__!r})"
         )
     return function
 

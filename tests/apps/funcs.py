@@ -3,6 +3,8 @@
 import io
 import time
 
+ANSWER = 42
+
 
 def square(n):
     """Return the square of a number."""

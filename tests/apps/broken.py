@@ -1,0 +1,3 @@
+"""A module that fails on import, for the loader's error messages."""
+
+1 / 0
