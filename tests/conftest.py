@@ -83,7 +83,9 @@ def wait_until_serving(process: subprocess.Popen[str], url: str, log_path: Path)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"server exited with {process.returncode}:\n{log_path.read_text()}")
+            raise AssertionError(
+                f"server exited with {process.returncode}:\n{log_path.read_text()}"
+            )
         try:
             requests.get(url + "-/none", timeout=1)
             return
@@ -101,7 +103,7 @@ def serve(
     env: dict[str, str] | None = None,
     log_dir: Path,
 ) -> Iterator[Server]:
-    """Run ``args`` (a firefly or gunicorn command line) and stop it afterwards, whatever happens."""
+    """Run ``args`` (a firefly or gunicorn command line); always stop it afterwards."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("FIREFLY_")}
     full_env.update(env or {})
     log_path = log_dir / f"server-{port}.log"

@@ -1,3 +1,3 @@
 """A module that fails on import, for the loader's error messages."""
 
-1 / 0
+VALUE = 1 / 0

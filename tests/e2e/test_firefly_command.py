@@ -1,0 +1,214 @@
+"""The real ``firefly`` command, serving on free ports."""
+
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+import firefly
+
+from ..conftest import APPS, EXAMPLES, free_port, stop
+
+TIMEOUT = 10
+
+
+def test_serves_a_function_and_prints_the_url(firefly_server):
+    with firefly_server("funcs.square") as server:
+        response = requests.post(server.url + "square", data='{"n": 4}', timeout=TIMEOUT)
+        assert response.status_code == 200
+        assert response.text == "16"
+        assert response.headers["Content-Type"] == "application/json"
+        assert firefly.Client(server.url).square(n=4) == 16
+        deadline = time.monotonic() + TIMEOUT
+        while server.url not in server.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert f"{server.url}\n" in server.log()
+
+
+def test_the_console_script_serves_several_functions(tmp_path):
+    executable = shutil.which("firefly") or pytest.fail("the firefly command is not installed")
+    port = free_port()
+    args = [executable, "funcs.square", "funcs.cube", "--bind", f"127.0.0.1:{port}"]
+    from ..conftest import serve
+
+    with serve(args, port, log_dir=tmp_path) as server:
+        assert requests.post(server.url + "square", json={"n": 3}, timeout=TIMEOUT).json() == 9
+        assert requests.post(server.url + "cube", json={"n": 3}, timeout=TIMEOUT).json() == 27
+        index = requests.get(server.url, timeout=TIMEOUT).json()
+        assert set(index["functions"]) == {"square", "cube"}
+
+
+def test_default_bind_is_127_0_0_1_port_8000(tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "firefly", "funcs.square"],
+        cwd=APPS,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        line = process.stdout.readline()
+        if "Connection in use" in line or "Address already in use" in line:
+            pytest.skip("port 8000 is taken on this machine")
+        while line and "http://" not in line and "Listening" not in line:
+            line = process.stdout.readline()
+        assert "127.0.0.1:8000" in line
+    finally:
+        stop(process)
+
+
+def test_token_is_required_and_the_function_never_runs_without_it(firefly_server, tmp_path):
+    marker = tmp_path / "calls.txt"
+    with firefly_server("--token", "abcd1234", "funcs.counter") as server:
+        url = server.url + "counter"
+        body = {"path": str(marker)}
+        missing = requests.post(url, json=body, timeout=TIMEOUT)
+        assert missing.status_code == 401
+        assert missing.headers["WWW-Authenticate"].startswith("Token")
+        wrong = requests.post(
+            url, json=body, headers={"Authorization": "Token nope"}, timeout=TIMEOUT
+        )
+        assert wrong.status_code == 403
+        assert not marker.exists()
+        for scheme in ("Token", "Bearer"):
+            headers = {"Authorization": f"{scheme} abcd1234"}
+            assert (
+                requests.post(url, json=body, headers=headers, timeout=TIMEOUT).status_code == 200
+            )
+        assert firefly.Client(server.url, auth_token="abcd1234").counter(path=str(marker)) == 3
+
+
+def test_token_from_the_environment_stays_out_of_the_process_list(firefly_server):
+    with firefly_server("funcs.square", env={"FIREFLY_TOKEN": "s3cret"}) as server:
+        assert "s3cret" not in " ".join(server.process.args)
+        assert (
+            requests.post(server.url + "square", json={"n": 2}, timeout=TIMEOUT).status_code == 401
+        )
+        client = firefly.Client(server.url, auth_token="s3cret")
+        assert client.square(n=2) == 4
+
+
+def test_serves_a_config_file(firefly_server, tmp_path):
+    config = tmp_path / "config.yml"
+    config.write_text(
+        textwrap.dedent(
+            """\
+            version: 1.0
+            token: "abcd1234"
+            functions:
+              square:
+                path: "/square"
+                function: "funcs.square"
+              cube:
+                path: "/power/three"
+                function: "funcs.cube"
+            """
+        )
+    )
+    with firefly_server("-c", str(config)) as server:
+        client = firefly.Client(server.url, auth_token="abcd1234")
+        assert client.square(n=5) == 25
+        assert client.cube(n=2) == 8  # found at its path through GET /
+        assert client.functions()["cube"]["path"] == "/power/three"
+
+
+def test_the_shipped_config_example_serves_the_example_functions(firefly_server, tmp_path):
+    config = tmp_path / "config.yml"
+    config.write_text((EXAMPLES.parent / "config.yml.example").read_text())
+    with firefly_server("-c", str(config), cwd=EXAMPLES) as server:
+        assert firefly.Client(server.url, auth_token="abcd1234").square(n=4) == 16
+
+
+@pytest.mark.parametrize("extra", [[], ["--threads", "4"]], ids=["sync", "gthread"])
+def test_fifty_concurrent_requests_to_a_20ms_function_all_succeed(firefly_server, extra):
+    with firefly_server(*extra, "funcs.slow") as server:
+
+        def call(_):
+            return requests.post(server.url + "slow", json={"seconds": 0.02}, timeout=30)
+
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            responses = list(pool.map(call, range(50)))
+        assert [r.status_code for r in responses] == [200] * 50
+        assert {r.json() for r in responses} == {"done"}
+
+
+def test_workers_flag_starts_that_many_workers(firefly_server):
+    with firefly_server("-w", "2", "funcs.square") as server:
+        deadline = time.monotonic() + TIMEOUT
+        while server.log().count("Booting worker") < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert server.log().count("Booting worker") == 2
+        assert requests.post(server.url + "square", json={"n": 3}, timeout=TIMEOUT).json() == 9
+
+
+def test_errors_keep_the_server_serving_and_tracebacks_stay_in_the_log(firefly_server):
+    with firefly_server("--max-content-length", "100", "funcs.square", "funcs.fail") as server:
+        url = server.url
+        cases = [
+            ("post", "square", b"{bad", 400),
+            ("post", "square", b'{"m": 1}', 422),
+            ("post", "fail", b"{}", 500),
+            ("post", "nowhere", b"{}", 404),
+            ("get", "square", b"", 405),
+            ("post", "square", b'{"n": "' + b"x" * 200 + b'"}', 413),
+        ]
+        for method, path, body, status in cases:
+            response = requests.request(method, url + path, data=body, timeout=TIMEOUT)
+            assert response.status_code == status, (path, body)
+            assert response.headers["Content-Type"] == "application/json"
+            assert response.json()["error"]
+            assert "Traceback" not in response.text
+        assert requests.post(url + "square", json={"n": 6}, timeout=TIMEOUT).json() == 36
+        assert "ValueError: boom" in server.log()
+        assert "Traceback" in server.log()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nosuchmodule.square"], "no module named 'nosuchmodule'"),
+        (["funcs.nosuch"], "module 'funcs' has no attribute 'nosuch'"),
+        (["-c", "missing.yml"], "config file 'missing.yml' does not exist"),
+        ([], "no functions to serve"),
+        (["-c", "bad.yml"], "functions.square.pth: unknown key"),
+    ],
+)
+def test_bad_command_lines_exit_non_zero_with_one_line(tmp_path, args, message):
+    (tmp_path / "bad.yml").write_text("functions: {square: {function: funcs.square, pth: /x}}\n")
+    (tmp_path / "funcs.py").write_text((APPS / "funcs.py").read_text())
+    result = subprocess.run(
+        [sys.executable, "-m", "firefly", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert message in result.stderr
+
+
+def test_reload_serves_changed_code(firefly_server, tmp_path):
+    module = tmp_path / "changing.py"
+    module.write_text("def value():\n    return 1\n")
+    with firefly_server("--reload", "changing.value", cwd=tmp_path) as server:
+        assert requests.post(server.url + "value", timeout=TIMEOUT).json() == 1
+        time.sleep(1.1)  # let the file's modification time move on
+        module.write_text("def value():\n    return 2\n")
+        deadline = time.monotonic() + 20
+        result = None
+        while time.monotonic() < deadline:
+            try:
+                result = requests.post(server.url + "value", timeout=TIMEOUT).json()
+            except requests.ConnectionError:
+                result = None
+            if result == 2:
+                break
+            time.sleep(0.2)
+        assert result == 2
