@@ -78,7 +78,8 @@ class FunctionEndpoint:
         error = MethodNotAllowedError(
             f"method {method} is not allowed for function {self.spec.name!r}: use POST"
         )
-        return error_response(environ, start_response, error, allow)
+        response = error_response(environ, start_response, error, allow)
+        return [] if method == "HEAD" else response  # HEAD answers carry no body
 
     def _function_failed(
         self,

@@ -330,3 +330,9 @@ def test_create_app_serves_what_the_config_names():
         "/square", json={"n": 5}, headers={"Authorization": "Bearer t"}
     )
     assert response.json == 25
+
+
+def test_head_on_a_function_is_405_without_a_body(client):
+    response = client.head("/square")
+    assert response.status_code == 405
+    assert response.data == b""
