@@ -52,7 +52,8 @@ def setting_help(name: str, text: str | None = None) -> str:
         default = "none"
     elif isinstance(default, bool):
         default = str(default).lower()
-    return f"{text or field.metadata['doc']} [env: {field.metadata['env']}; default: {default}]"
+    doc = (text or field.metadata["doc"]).replace("``", "")
+    return f"{doc} [env: {field.metadata['env']}; default: {default}]"
 
 
 @click.command(

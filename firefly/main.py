@@ -9,27 +9,23 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from gunicorn.errors import AppImportError
-
-from .app import Firefly, create_app
+from .app import Firefly
 from .config import load_config
 from .errors import FireflyError
+from .server import AppConfigError, build_app
 
 
-class AppConfigError(AppImportError, RuntimeError):
-    """The environment does not describe an app; gunicorn prints it in one line and exits."""
-
-
-def build_app() -> Firefly:
+def app_from_environment() -> Firefly:
     """Build the app the FIREFLY_* environment variables describe."""
     try:
-        return create_app(load_config({}, os.environ))
+        config = load_config({}, os.environ)
     except FireflyError as err:
         raise AppConfigError(f"firefly: {err}") from None
+    return build_app(config)
 
 
 def __getattr__(name: str) -> Any:
     if name == "app":
-        app = globals()["app"] = build_app()
+        app = globals()["app"] = app_from_environment()
         return app
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -145,7 +145,7 @@ def json_response(
     ]
     if headers:
         response_headers += headers
-    start_response(STATUS_LINES[status], response_headers)
+    start_response(STATUS_LINES.get(status) or f"{status} Error", response_headers)
     return [body]
 
 

@@ -5,9 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.errors import AppImportError
 
 from .app import Firefly, create_app
 from .config import Config
+from .errors import FireflyError
+
+
+class AppConfigError(AppImportError, RuntimeError):
+    """The app cannot be built; gunicorn prints this one line and exits non-zero.
+
+    gunicorn reports an AppImportError from a worker, and a RuntimeError from
+    the arbiter (``--preload``), as their message alone, without a traceback.
+    """
+
+
+def build_app(config: Config) -> Firefly:
+    """The app ``config`` describes, with errors in the form gunicorn reports cleanly."""
+    try:
+        return create_app(config)
+    except FireflyError as err:
+        raise AppConfigError(f"firefly: {err}") from None
 
 
 class FireflyApplication(BaseApplication):
@@ -39,7 +57,7 @@ class FireflyApplication(BaseApplication):
             self.cfg.set(name, value)
 
     def load(self) -> Firefly:
-        return self.application or create_app(self.firefly_config)
+        return self.application or build_app(self.firefly_config)
 
 
 def announce(server: Any) -> None:

@@ -336,3 +336,15 @@ def test_head_on_a_function_is_405_without_a_body(client):
     response = client.head("/square")
     assert response.status_code == 405
     assert response.data == b""
+
+
+def test_an_http_error_with_an_unlisted_status_is_still_json():
+    app = Firefly()
+
+    @app.function
+    def odd():
+        raise HTTPError("client went away", status_code=499)
+
+    response = app.test_client().post("/odd")
+    assert response.status_code == 499
+    assert response.json["error"] == "client went away"

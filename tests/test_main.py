@@ -24,7 +24,10 @@ def test_environment_errors_are_one_line_for_gunicorn(monkeypatch):
 
     monkeypatch.setenv("FIREFLY_FUNCTIONS", "nosuch.f")
     with pytest.raises(firefly.main.AppConfigError, match=r"^firefly: cannot load 'nosuch\.f'"):
-        firefly.main.build_app()
+        firefly.main.app_from_environment()
+    monkeypatch.setenv("FIREFLY_WORKERS", "none")
+    with pytest.raises(firefly.main.AppConfigError, match="FIREFLY_WORKERS"):
+        firefly.main.app_from_environment()
 
 
 def test_other_attributes_are_missing():

@@ -212,3 +212,18 @@ def test_reload_serves_changed_code(firefly_server, tmp_path):
                 break
             time.sleep(0.2)
         assert result == 2
+
+
+def test_reload_with_a_missing_function_exits_non_zero_without_traceback(tmp_path):
+    (tmp_path / "funcs.py").write_text("def square(n):\n    return n * n\n")
+    port = free_port()
+    result = subprocess.run(
+        [sys.executable, "-m", "firefly", "--reload", "-b", f"127.0.0.1:{port}", "funcs.nosuch"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "firefly: cannot load 'funcs.nosuch'" in result.stderr
+    assert "Traceback" not in result.stderr
