@@ -27,7 +27,6 @@ setup(
     description="Serve Python functions and machine-learning models as web APIs",
     long_description=(HERE / "README.rst").read_text(),
     long_description_content_type="text/x-rst",
-    license="Apache-2.0",
     packages=find_packages(include=["firefly", "firefly.*"]),
     package_data={"firefly": ["py.typed"]},
     python_requires=">=3.10",
