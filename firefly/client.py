@@ -21,6 +21,7 @@ from .errors import ConnectError, FireflyError, RequestTimeoutError, error_for_s
 
 DEFAULT_TIMEOUT = 60.0
 FILE_CONTENT_TYPE = "application/octet-stream"
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 class Client:
@@ -95,12 +96,17 @@ class Client:
             }
             response = self._send("POST", path, data=fields, files=files)
         else:
-            response = self._send("POST", path, json=arguments)
+            body = json.dumps(arguments, default=_plain)
+            response = self._send("POST", path, data=body, headers=JSON_HEADERS)
         return self._handle(response)
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+    def _send(
+        self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> requests.Response:
         url = self.server_url + path
-        headers = {"Authorization": f"Token {self.auth_token}"} if self.auth_token else {}
+        headers = dict(headers or {})
+        if self.auth_token:
+            headers["Authorization"] = f"Token {self.auth_token}"
         try:
             return self.session.request(
                 method, url, headers=headers, timeout=self.timeout, stream=True, **kwargs
@@ -149,7 +155,14 @@ def _is_file(value: Any) -> bool:
 
 def _form_value(value: Any) -> str:
     """A form field: a string as it is, anything else as its JSON text."""
-    return value if isinstance(value, str) else json.dumps(value)
+    return value if isinstance(value, str) else json.dumps(value, default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    """NumPy arrays and scalars, pandas series: their plain Python values."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot send an argument of type {type(value).__name__} as JSON")
 
 
 def _error_from(response: requests.Response) -> FireflyError:

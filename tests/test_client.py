@@ -141,3 +141,15 @@ def test_an_injected_session_is_used(server):
     session.hooks["response"].append(lambda response, **_: sent.append(response.url))
     assert Client(server.url, auth_token=TOKEN, session=session).square(n=3) == 9
     assert sent[-1] == server.url + "square"
+
+
+def test_numpy_arguments_are_sent_as_plain_json(remote):
+    import numpy as np
+
+    assert remote.add(a=np.int64(2), b=np.float64(0.5)) == 2.5
+    assert remote.greet(name=np.str_("Bo")) == "Hello, Bo!"
+
+
+def test_unencodable_arguments_fail_before_sending(remote):
+    with pytest.raises(TypeError, match="cannot send an argument of type object"):
+        remote.square(n=object())
