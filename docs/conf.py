@@ -23,9 +23,3 @@ autodoc_typehints = "description"
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
 html_theme_options = {"description": "Python functions and models as web APIs"}
-
-suppress_warnings = []
-if not (DOCS / "performance.rst").exists():
-    # performance.rst is written separately; until it lands the toctree entry
-    # must not fail the -W build.
-    suppress_warnings.append("toc.not_readable")

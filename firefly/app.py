@@ -10,6 +10,7 @@ locked and adding functions raises an error.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -65,6 +66,7 @@ class Firefly(flask.Flask):
         self.config["MAX_CONTENT_LENGTH"] = max_content_length
         self.registry = Registry()
         self._stack: WSGIApplication | None = None
+        self._stack_lock = threading.Lock()
         self.add_url_rule("/", "index", self.index, methods=["GET"])
         self.register_error_handler(HTTPException, self.http_error)
 
@@ -145,7 +147,11 @@ class Firefly(flask.Flask):
         return stack(environ, start_response)
 
     def _build_stack(self) -> WSGIApplication:
-        """Assemble the middleware once; the app is locked from here on."""
+        """Assemble the middleware once (threads may race to it); the app is locked from here on."""
+        with self._stack_lock:
+            return self._stack or self._assemble()
+
+    def _assemble(self) -> WSGIApplication:
         self._got_first_request = True
         endpoints = {
             spec.path: FunctionEndpoint(spec, self.max_content_length) for spec in self.registry
