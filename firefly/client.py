@@ -12,6 +12,7 @@ response raises the exception class of its status code.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -53,10 +54,8 @@ class Client:
 
     def __dir__(self) -> list[str]:
         names = set(super().__dir__())
-        try:
+        with contextlib.suppress(FireflyError):  # dir() must work while the server is down
             names.update(self.functions())
-        except FireflyError:
-            pass  # dir() must not fail because the server is down
         return sorted(names)
 
     def __enter__(self) -> Client:

@@ -1,9 +1,9 @@
 """The real ``firefly`` command, serving on free ports."""
 
 import shutil
+import socket
 import subprocess
 import sys
-import textwrap
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -43,21 +43,25 @@ def test_the_console_script_serves_several_functions(tmp_path):
         assert set(index["functions"]) == {"square", "cube"}
 
 
-def test_default_bind_is_127_0_0_1_port_8000(tmp_path):
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_default_bind_is_127_0_0_1_port_8000_and_the_url_is_printed():
+    if not port_is_free(8000):
+        pytest.skip("port 8000 is taken on this machine")
     process = subprocess.Popen(
         [sys.executable, "-m", "firefly", "funcs.square"],
         cwd=APPS,
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=subprocess.DEVNULL,
         text=True,
     )
     try:
-        line = process.stdout.readline()
-        if "Connection in use" in line or "Address already in use" in line:
-            pytest.skip("port 8000 is taken on this machine")
-        while line and "http://" not in line and "Listening" not in line:
-            line = process.stdout.readline()
-        assert "127.0.0.1:8000" in line
+        assert process.stdout.readline() == "http://127.0.0.1:8000/\n"
+        response = requests.post("http://127.0.0.1:8000/square", json={"n": 4}, timeout=TIMEOUT)
+        assert response.json() == 16
     finally:
         stop(process)
 
@@ -93,28 +97,13 @@ def test_token_from_the_environment_stays_out_of_the_process_list(firefly_server
         assert client.square(n=2) == 4
 
 
-def test_serves_a_config_file(firefly_server, tmp_path):
-    config = tmp_path / "config.yml"
-    config.write_text(
-        textwrap.dedent(
-            """\
-            version: 1.0
-            token: "abcd1234"
-            functions:
-              square:
-                path: "/square"
-                function: "funcs.square"
-              cube:
-                path: "/power/three"
-                function: "funcs.cube"
-            """
-        )
-    )
-    with firefly_server("-c", str(config)) as server:
+def test_serves_a_config_file_of_the_original_format(firefly_server):
+    with firefly_server("-c", "configs/original.yml") as server:
+        assert requests.post(server.url + "sq", json={"n": 5}, timeout=TIMEOUT).status_code == 401
         client = firefly.Client(server.url, auth_token="abcd1234")
-        assert client.square(n=5) == 25
-        assert client.cube(n=2) == 8  # found at its path through GET /
-        assert client.functions()["cube"]["path"] == "/power/three"
+        assert client.square(n=5) == 25  # found at /sq through GET /
+        assert client.functions()["square"]["path"] == "/sq"
+        assert client.cube(n=2) == 8
 
 
 def test_the_shipped_config_example_serves_the_example_functions(firefly_server, tmp_path):
@@ -135,6 +124,23 @@ def test_fifty_concurrent_requests_to_a_20ms_function_all_succeed(firefly_server
             responses = list(pool.map(call, range(50)))
         assert [r.status_code for r in responses] == [200] * 50
         assert {r.json() for r in responses} == {"done"}
+
+
+def test_threads_flag_switches_to_the_gthread_worker(firefly_server):
+    with firefly_server("--threads", "3", "funcs.square") as server:
+        assert requests.post(server.url + "square", json={"n": 3}, timeout=TIMEOUT).json() == 9
+        assert "Using worker: gthread" in server.log()
+
+
+def test_timeout_flag_restarts_a_worker_stuck_in_a_call(firefly_server):
+    with firefly_server("--timeout", "1", "funcs.slow") as server:
+        started = time.monotonic()
+        aborted = requests.post(server.url + "slow", json={"seconds": 8}, timeout=TIMEOUT)
+        assert aborted.status_code == 500
+        assert time.monotonic() - started < 6
+        assert "WORKER TIMEOUT" in server.log()
+        answer = requests.post(server.url + "slow", json={"seconds": 0}, timeout=TIMEOUT)
+        assert answer.json() == "done"
 
 
 def test_workers_flag_starts_that_many_workers(firefly_server):
