@@ -24,8 +24,8 @@ from .config import Config, parse_origins
 from .cors import CorsMiddleware
 from .dispatch import FunctionDispatcher, FunctionEndpoint
 from .encoding import FireflyJSONProvider
-from .errors import ConfigError
-from .protocol import REQUEST_ID_KEY
+from .errors import ConfigError, error_for_status
+from .protocol import JSON_CONTENT_TYPE, encode_error, too_large_error
 from .registry import FunctionSpec, Registry
 from .requestid import RequestIdMiddleware
 from .version import __version__
@@ -63,12 +63,20 @@ class Firefly(flask.Flask):
         self.auth_token = auth_token
         self.allowed_origins = parse_origins(allowed_origins) if allowed_origins else ()
         self.max_content_length = max_content_length
-        self.config["MAX_CONTENT_LENGTH"] = max_content_length
         self.registry = Registry()
         self._stack: WSGIApplication | None = None
         self._stack_lock = threading.Lock()
         self.add_url_rule("/", "index", self.index, methods=["GET"])
         self.register_error_handler(HTTPException, self.http_error)
+
+    @property
+    def max_content_length(self) -> int:
+        """Largest request body accepted, in bytes: Flask's ``MAX_CONTENT_LENGTH``."""
+        return int(self.config["MAX_CONTENT_LENGTH"])
+
+    @max_content_length.setter
+    def max_content_length(self, value: int) -> None:
+        self.config["MAX_CONTENT_LENGTH"] = value
 
     @overload
     def function(self, func: F) -> F: ...
@@ -122,20 +130,19 @@ class Firefly(flask.Flask):
     def http_error(self, error: HTTPException) -> Response:
         """Answer Flask's HTTP errors in firefly's JSON error format."""
         request = flask.request
+        status = error.code or 500
         if isinstance(error, NotFound):
-            message = f"no function or route at {request.path!r}"
+            firefly_error = error_for_status(status, f"no function or route at {request.path!r}")
         elif isinstance(error, MethodNotAllowed):
             message = f"method {request.method} is not allowed for {request.path!r}"
+            firefly_error = error_for_status(status, message)
         elif isinstance(error, RequestEntityTooLarge):
-            message = f"request body is larger than the limit of {self.max_content_length} bytes"
+            firefly_error = too_large_error(self.max_content_length)
         else:
-            message = error.description or error.name
-        body: dict[str, Any] = {"error": message}
-        request_id = request.environ.get(REQUEST_ID_KEY)
-        if request_id:
-            body["request_id"] = request_id
-        response = self.json.response(body)
-        response.status_code = error.code or 500
+            firefly_error = error_for_status(status, error.description or error.name)
+        response = self.response_class(
+            encode_error(request.environ, firefly_error), status, mimetype=JSON_CONTENT_TYPE
+        )
         for header, value in error.get_headers():
             if header.lower() != "content-type":
                 response.headers[header] = value

@@ -17,7 +17,8 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, LoadError
+from .loader import split_function_name
 
 DEFAULT_BIND = "127.0.0.1:8000"
 CONFIG_ENV = "FIREFLY_CONFIG"
@@ -204,9 +205,11 @@ def _functions(
 
 
 def _function_from_name(spec: str) -> FunctionConfig:
-    spec = spec.strip()
-    name = spec.rpartition(".")[2]
-    return FunctionConfig(name=name, function=spec, path=f"/{name}")
+    try:
+        name = split_function_name(spec)[1]
+    except LoadError as err:
+        raise ConfigError(str(err)) from None
+    return FunctionConfig(name=name, function=spec.strip(), path=f"/{name}")
 
 
 # The config file: YAML, compatible with the original firefly format.

@@ -7,10 +7,10 @@ send them without the ``Authorization`` header.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .errors import ForbiddenError
-from .protocol import STATUS_LINES, error_response
+from .protocol import STATUS_LINES, adding_headers, error_response
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -42,14 +42,7 @@ class CorsMiddleware:
         cors_headers = self._origin_headers(origin) + [
             ("Access-Control-Expose-Headers", EXPOSE_HEADERS)
         ]
-
-        def start_response_with_cors(
-            status: str, headers: list[tuple[str, str]], exc_info: Any = None
-        ) -> Any:
-            headers.extend(cors_headers)
-            return start_response(status, headers, exc_info)
-
-        return self.app(environ, start_response_with_cors)
+        return self.app(environ, adding_headers(start_response, cors_headers))
 
     def _allows(self, origin: str) -> bool:
         return self.allow_any or origin in self.allow_origins

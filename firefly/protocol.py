@@ -48,12 +48,12 @@ def read_body(environ: WSGIEnvironment, max_content_length: int) -> bytes:
         except ValueError:
             raise BadRequestError(f"invalid Content-Length header {length!r}") from None
         if size > max_content_length:
-            raise _too_large(max_content_length)
+            raise too_large_error(max_content_length)
         return stream.read(size) if size > 0 else b""
     if environ.get("wsgi.input_terminated"):  # chunked: read up to one byte past the limit
         body = stream.read(max_content_length + 1)
         if len(body) > max_content_length:
-            raise _too_large(max_content_length)
+            raise too_large_error(max_content_length)
         return body
     return b""
 
@@ -83,13 +83,14 @@ def _read_form(environ: WSGIEnvironment, max_content_length: int) -> dict[str, A
         arguments: dict[str, Any] = request.form.to_dict()
         arguments.update(request.files.to_dict())
     except RequestEntityTooLarge:
-        raise _too_large(max_content_length) from None
+        raise too_large_error(max_content_length) from None
     except ValueError as err:
         raise BadRequestError(f"malformed multipart/form-data body: {err}") from None
     return arguments
 
 
-def _too_large(limit: int) -> PayloadTooLargeError:
+def too_large_error(limit: int) -> PayloadTooLargeError:
+    """The 413 error for a body over ``limit`` bytes."""
     return PayloadTooLargeError(
         f"request body is larger than the limit of {limit} bytes (max_content_length)"
     )
@@ -133,6 +134,16 @@ class ArgumentChecker:
         if not self.takes_any_keyword:
             problems += [f"unexpected argument {name!r}" for name in sorted(names - self.accepted)]
         raise ValidationError(f"{self.function_name}(): " + "; ".join(problems))
+
+
+def adding_headers(start_response: StartResponse, extra: Headers) -> StartResponse:
+    """``start_response`` that appends ``extra`` to every response's headers."""
+
+    def start_response_with_extra(status: str, headers: Headers, exc_info: Any = None) -> Any:
+        headers.extend(extra)
+        return start_response(status, headers, exc_info)
+
+    return start_response_with_extra
 
 
 def json_response(

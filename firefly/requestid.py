@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .protocol import REQUEST_ID_KEY
+from .protocol import REQUEST_ID_KEY, adding_headers
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -32,11 +32,4 @@ class RequestIdMiddleware:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request_id = environ[REQUEST_ID_KEY] = request_id_from(environ.get("HTTP_X_REQUEST_ID"))
-
-        def start_response_with_id(
-            status: str, headers: list[tuple[str, str]], exc_info: Any = None
-        ) -> Any:
-            headers.append((HEADER, request_id))
-            return start_response(status, headers, exc_info)
-
-        return self.app(environ, start_response_with_id)
+        return self.app(environ, adding_headers(start_response, [(HEADER, request_id)]))
