@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from .app import create_app
-from .config import Config, load_config, parse_bind, settings
+from .config import load_config, parse_bind, settings
 from .errors import FireflyError, LoadError
 from .loader import split_function_name
 from .server import FireflyApplication
@@ -47,7 +47,7 @@ class BindType(click.ParamType):
 def setting_help(name: str, text: str | None = None) -> str:
     """An option's help: its doc line, environment variable and default, from Config."""
     field = next(f for f in settings() if f.name == name)
-    default = getattr(Config(), name)
+    default = field.default
     if default in (None, ()):
         default = "none"
     elif isinstance(default, bool):
