@@ -17,6 +17,10 @@ TEST_REQUIRES = [
     "pandas>=2.0",
     "scikit-learn>=1.3",
     "joblib>=1.3",
+    "openapi-spec-validator>=0.7",
+    "schemathesis>=4.0",
+    "hypothesis>=6.100",
+    "playwright>=1.40",
 ]
 LINT_REQUIRES = ["ruff>=0.6", "mypy>=1.10", "types-PyYAML", "types-requests"]
 DOCS_REQUIRES = ["sphinx>=7"]
@@ -37,6 +41,9 @@ setup(
         "requests>=2.31",
         "click>=8.1",
         "orjson>=3.9",
+        "pydantic>=2.7",
+        "prometheus-client>=0.20",
+        "swagger-ui-py>=23.9",
     ],
     extras_require={
         "test": TEST_REQUIRES,

@@ -1,28 +1,42 @@
-"""Example functions: serve them with ``firefly funcs.square funcs.cube``."""
+"""Example functions: serve them with ``firefly funcs.square funcs.cube``.
+
+Their type hints are the schema firefly checks arguments against (see
+docs/validation.rst): ``square`` takes a number, and answers 422 to anything else.
+"""
 
 import io
+from typing import Annotated, BinaryIO
+
+from pydantic import Field
+
+# Any integer, or a float small enough that its cube is still a finite float
+# (JSON has no infinity).
+Number = int | Annotated[float, Field(ge=-1e100, le=1e100)]
 
 
-def square(n):
+def square(n: Number) -> int | float:
     """Return the square of a number."""
     return n**2
 
 
-def cube(n):
+def cube(n: Number) -> int | float:
     """Return the cube of a number."""
     return n**3
 
 
-def add(a, b=0):
+def add(a: Number, b: Number = 0) -> int | float:
     """Add two numbers."""
     return a + b
 
 
-def word_count(file):
+def word_count(file: BinaryIO) -> int:
     """Count the words of an uploaded text file."""
     return len(file.read().split())
 
 
-def repeat(text, times=2):
+def repeat(
+    text: Annotated[str, Field(max_length=1000)],
+    times: Annotated[int, Field(ge=0, le=1000)] = 2,
+) -> BinaryIO:
     """Return a file holding ``text`` repeated ``times`` times."""
-    return io.BytesIO((text * int(times)).encode())
+    return io.BytesIO((text * times).encode())

@@ -29,18 +29,27 @@ def parse_token(header: str | None) -> str | None:
 class TokenAuthMiddleware:
     """Lets a request through only when it carries ``token``; 401 without one, 403 when wrong.
 
-    Paths in ``public_paths`` (health checks) need no token.
+    Paths in ``public_paths``, and paths under ``public_prefix`` (the docs
+    page's assets), need no token.
     """
 
     def __init__(
-        self, app: WSGIApplication, token: str, public_paths: frozenset[str] = frozenset()
+        self,
+        app: WSGIApplication,
+        token: str,
+        public_paths: frozenset[str] = frozenset(),
+        public_prefix: str | None = None,
     ):
         self.app = app
         self.expected = token.encode()
         self.public_paths = public_paths
+        self.public_prefix = public_prefix
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") in self.public_paths:
+        path = environ.get("PATH_INFO", "")
+        if path in self.public_paths or (
+            self.public_prefix and path.startswith(self.public_prefix)
+        ):
             return self.app(environ, start_response)
         token = parse_token(environ.get("HTTP_AUTHORIZATION"))
         if token is None:

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-import logging
+import dataclasses
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
 
-from .app import create_app
-from .config import load_config, parse_bind, settings
+from .config import (
+    load_config,
+    parse_bind,
+    parse_bool,
+    parse_non_negative_int,
+    parse_positive_int,
+    parse_seconds,
+    settings,
+)
 from .errors import FireflyError, LoadError
 from .loader import split_function_name
+from .logs import configure_logging
 from .server import FireflyApplication
 from .version import __version__
-
-LOG_FORMAT = "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s"
 
 
 class FunctionNameType(click.ParamType):
@@ -56,10 +63,45 @@ def setting_help(name: str, text: str | None = None) -> str:
     return f"{doc} [env: {field.metadata['env']}; default: {default}]"
 
 
+OPTION_TYPES: dict[Any, Any] = {
+    parse_positive_int: click.IntRange(min=1),
+    parse_non_negative_int: click.IntRange(min=0),
+    parse_seconds: click.FloatRange(min=0),
+}
+
+
+def remaining_setting_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add a ``--name`` option for each setting without a hand-written one, listed after them.
+
+    Use it as the decorator just below ``@click.command``, so that it sees every option.
+    """
+    declared = list(getattr(command, "__click_params__", []))
+    taken = {param.name for param in declared}
+    command.__click_params__ = []  # type: ignore[attr-defined]
+    for field in reversed(settings()):
+        if field.name not in taken:
+            command = setting_option(field)(command)
+    command.__click_params__ += declared  # type: ignore[attr-defined]
+    return command
+
+
+def setting_option(field: dataclasses.Field[Any]) -> Callable[..., Any]:
+    """The click option of one setting: ``--name/--no-name`` for a switch, else ``--name VALUE``."""
+    flag = field.name.replace("_", "-")
+    parse = field.metadata["parse"]
+    if parse is parse_bool:
+        return click.option(f"--{flag}/--no-{flag}", default=None, help=setting_help(field.name))
+    metavar = field.metadata["metavar"] or field.name.split("_")[-1].upper()
+    return click.option(
+        f"--{flag}", type=OPTION_TYPES.get(parse), metavar=metavar, help=setting_help(field.name)
+    )
+
+
 @click.command(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="Example: firefly funcs.square  (then: curl -d '{\"n\": 4}' http://127.0.0.1:8000/square)",
 )
+@remaining_setting_options
 @click.argument("functions", nargs=-1, type=FunctionNameType())
 @click.option(
     "-c",
@@ -96,22 +138,11 @@ def serve_command(**flags: Any) -> None:
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
-        config = load_config(flags, os.environ)
-        app = None if config.reload else create_app(config)
+        server = FireflyApplication(load_config(flags, os.environ))
     except FireflyError as err:
         raise click.ClickException(str(err)) from None
     configure_logging()
-    FireflyApplication(config, app).run()
-
-
-def configure_logging() -> None:
-    """Send firefly's own log (function errors) to stderr beside gunicorn's."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter(LOG_FORMAT, "%Y-%m-%d %H:%M:%S %z"))
-    logger = logging.getLogger("firefly")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
+    server.run()
 
 
 def main() -> None:

@@ -35,14 +35,23 @@ def parse_text(value: Any) -> str:
 
 def parse_positive_int(value: Any) -> int:
     """An integer of at least 1 (also from its decimal string)."""
+    return _parse_int(value, minimum=1, expected="a positive integer")
+
+
+def parse_non_negative_int(value: Any) -> int:
+    """An integer of at least 0 (also from its decimal string)."""
+    return _parse_int(value, minimum=0, expected="an integer of 0 or more")
+
+
+def _parse_int(value: Any, minimum: int, expected: str) -> int:
     if isinstance(value, bool):
-        raise ValueError(f"expected a positive integer, got {value!r}")
+        raise ValueError(f"expected {expected}, got {value!r}")
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise ValueError(f"expected a positive integer, got {value!r}") from None
-    if number < 1 or (isinstance(value, float) and number != value):
-        raise ValueError(f"expected a positive integer, got {value!r}")
+        raise ValueError(f"expected {expected}, got {value!r}") from None
+    if number < minimum or (isinstance(value, float) and number != value):
+        raise ValueError(f"expected {expected}, got {value!r}")
     return number
 
 
@@ -56,6 +65,51 @@ def parse_bool(value: Any) -> bool:
     if text in ("0", "false", "no", "off", ""):
         return False
     raise ValueError(f"expected true or false, got {value!r}")
+
+
+def parse_seconds(value: Any) -> float:
+    """A duration in seconds, 0 or more (also from its decimal string)."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number of seconds, got {value!r}")
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected a number of seconds, got {value!r}") from None
+    if not 0 <= seconds < float("inf"):
+        raise ValueError(f"expected a number of seconds, 0 or more, got {value!r}")
+    return seconds
+
+
+def parse_label(value: Any) -> str:
+    """A string, or a YAML number such as ``1.0`` read as its text."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {value!r}")
+    return value.strip()
+
+
+def parse_destination(value: Any) -> str | None:
+    """``-`` for stderr, a file path, or ``off`` (also false, none) for no log."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return "-"
+    text = parse_text(value)
+    return None if text.lower() in ("off", "false", "none", "no") else text
+
+
+def choice(*choices: str) -> Callable[[Any], str]:
+    """A parser accepting one of ``choices`` (case-insensitive)."""
+
+    def parse_choice(value: Any) -> str:
+        text = str(value).strip().lower()
+        if text not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
+        return text
+
+    parse_choice.__doc__ = f"One of {', '.join(choices)}."
+    return parse_choice
 
 
 def parse_origins(value: Any) -> tuple[str, ...]:
@@ -77,9 +131,13 @@ def parse_bind(value: Any) -> str:
     return text
 
 
-def setting(default: Any, parse: Callable[[Any], Any], env: str, doc: str) -> Any:
-    """Declare a setting: a dataclass field carrying its parser, variable and doc line."""
-    return field(default=default, metadata={"parse": parse, "env": env, "doc": doc})
+def setting(
+    default: Any, parse: Callable[[Any], Any], env: str, doc: str, metavar: str | None = None
+) -> Any:
+    """Declare a setting: a dataclass field carrying its parser, variable, doc line and metavar."""
+    return field(
+        default=default, metadata={"parse": parse, "env": env, "doc": doc, "metavar": metavar}
+    )
 
 
 @dataclass(frozen=True)
@@ -89,6 +147,8 @@ class FunctionConfig:
     name: str
     function: str
     path: str
+    validate: bool | None = None  #: None: the app-wide ``validate`` setting decides
+    warmup: dict[str, Any] | None = None  #: arguments of one call made before the app is ready
 
 
 @dataclass(frozen=True)
@@ -131,6 +191,79 @@ class Config:
     )
     reload: bool = setting(
         False, parse_bool, "FIREFLY_RELOAD", "Restart workers when the code changes (development)."
+    )
+    validate: bool = setting(
+        True,
+        parse_bool,
+        "FIREFLY_VALIDATE",
+        "Validate and coerce arguments against the functions' type hints (422 when they do not"
+        " fit); per function: ``validate`` in the config file.",
+    )
+    title: str = setting("Firefly", parse_label, "FIREFLY_TITLE", "API title in OpenAPI and /docs.")
+    description: str = setting(
+        "", parse_label, "FIREFLY_DESCRIPTION", "API description in OpenAPI and /docs."
+    )
+    api_version: str = setting(
+        "0.1.0", parse_label, "FIREFLY_API_VERSION", "API version in OpenAPI and health checks."
+    )
+    docs: bool = setting(
+        True, parse_bool, "FIREFLY_DOCS", "Serve the OpenAPI document and the /docs page."
+    )
+    token_for_docs: bool = setting(
+        False,
+        parse_bool,
+        "FIREFLY_TOKEN_FOR_DOCS",
+        "Whether /docs and /openapi.json need the token (when one is set).",
+    )
+    token_for_health: bool = setting(
+        False,
+        parse_bool,
+        "FIREFLY_TOKEN_FOR_HEALTH",
+        "Whether /-/alive and /-/ready need the token (when one is set).",
+    )
+    metrics: bool = setting(
+        True, parse_bool, "FIREFLY_METRICS", "Serve Prometheus metrics at /-/metrics."
+    )
+    token_for_metrics: bool = setting(
+        True,
+        parse_bool,
+        "FIREFLY_TOKEN_FOR_METRICS",
+        "Whether /-/metrics needs the token (when one is set).",
+    )
+    access_log: str | None = setting(
+        "-",
+        parse_destination,
+        "FIREFLY_ACCESS_LOG",
+        "Where the access log goes: ``-`` for stderr, a file path, or ``off``.",
+        metavar="DESTINATION",
+    )
+    access_log_format: str = setting(
+        "text",
+        choice("text", "json"),
+        "FIREFLY_ACCESS_LOG_FORMAT",
+        "``text`` (one readable line per request) or ``json`` (JSON lines).",
+    )
+    access_log_max_bytes: int = setting(
+        10 * 1024 * 1024,
+        parse_non_negative_int,
+        "FIREFLY_ACCESS_LOG_MAX_BYTES",
+        "Size at which the access log file is rotated and the old one compressed; 0: never.",
+        metavar="BYTES",
+    )
+    access_log_backups: int = setting(
+        5,
+        parse_non_negative_int,
+        "FIREFLY_ACCESS_LOG_BACKUPS",
+        "Rotated access log files kept.",
+        metavar="N",
+    )
+    shutdown_delay: float = setting(
+        0.0,
+        parse_seconds,
+        "FIREFLY_SHUTDOWN_DELAY",
+        "Seconds a worker keeps serving after SIGTERM with /-/ready answering 503, so load"
+        " balancers stop sending it requests.",
+        metavar="SECONDS",
     )
     config_path: str | None = None
 
@@ -215,7 +348,7 @@ def _function_from_name(spec: str) -> FunctionConfig:
 # The config file: YAML, compatible with the original firefly format.
 
 FILE_KEYS = ("version", "functions", *(setting_field.name for setting_field in settings()))
-FUNCTION_KEYS = ("function", "path")
+FUNCTION_KEYS = ("function", "path", "validate", "warmup")
 
 
 def read_config_file(path: str) -> dict[str, Any]:
@@ -261,7 +394,21 @@ def _file_functions(section: Any, path: str) -> tuple[FunctionConfig, ...]:
         route = _parse(parse_text, entry.get("path", f"/{name}"), f"{where}.path")
         if not route.startswith("/"):
             raise ConfigError(f"{where}.path: must start with '/', got {route!r}")
-        functions.append(FunctionConfig(name=str(name), function=function, path=route))
+        validate = (
+            _parse(parse_bool, entry["validate"], f"{where}.validate")
+            if "validate" in entry
+            else None
+        )
+        warmup = entry.get("warmup")
+        if warmup is not None and not isinstance(warmup, dict):
+            raise ConfigError(
+                f"{where}.warmup: expected a mapping of arguments to values, got {_kind(warmup)}"
+            )
+        functions.append(
+            FunctionConfig(
+                name=str(name), function=function, path=route, validate=validate, warmup=warmup
+            )
+        )
     return tuple(functions)
 
 

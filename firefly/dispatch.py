@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from .encoding import dumps
 from .errors import HTTPError, MethodNotAllowedError, RemoteError
 from .protocol import (
+    EXCEPTION_KEY,
+    FUNCTION_KEY,
     REQUEST_ID_KEY,
     STATUS_LINES,
     ArgumentChecker,
@@ -37,26 +39,36 @@ ALLOWED_METHODS = "POST, OPTIONS"
 
 
 class FunctionEndpoint:
-    """Answers the requests to one function's path."""
+    """Answers the requests to one function's path.
 
-    def __init__(self, spec: FunctionSpec, max_content_length: int):
+    With ``validate`` on, a function with type hints gets its arguments
+    checked and coerced by its :class:`~firefly.schema.FunctionSchema`;
+    otherwise only their names are checked against the signature.
+    """
+
+    def __init__(self, spec: FunctionSpec, max_content_length: int, validate: bool = True):
         self.spec = spec
+        self.name = spec.name
         self.function = spec.func
-        self.checker = ArgumentChecker.for_signature(spec.name, spec.signature)
         self.max_content_length = max_content_length
+        if validate and spec.schema.hinted:
+            self.validate = spec.schema.validate
+        else:
+            self.validate = ArgumentChecker.for_signature(spec.name, spec.signature).validate
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        environ[FUNCTION_KEY] = self.name
         method = environ["REQUEST_METHOD"]
         if method != "POST":
             return self._answer_other_method(environ, start_response, method)
         try:
-            arguments = read_arguments(environ, self.max_content_length)
-            self.checker.check(arguments)
+            arguments = self.validate(read_arguments(environ, self.max_content_length))
         except HTTPError as error:
             return error_response(environ, start_response, error)
         try:
             result = self.function(**arguments)
         except HTTPError as error:  # raised on purpose: its status is the answer
+            environ[EXCEPTION_KEY] = type(error).__name__
             return error_response(environ, start_response, error)
         except Exception as error:
             return self._function_failed(environ, start_response, error)
@@ -67,6 +79,10 @@ class FunctionEndpoint:
         except TypeError as error:
             return self._function_failed(environ, start_response, error, "cannot encode result: ")
         return json_response(start_response, 200, body)
+
+    def call(self, arguments: dict[str, Any]) -> Any:
+        """Call the function as a request would, arguments validated (warm-up calls)."""
+        return self.function(**self.validate(dict(arguments)))
 
     def _answer_other_method(
         self, environ: WSGIEnvironment, start_response: StartResponse, method: str
@@ -91,7 +107,7 @@ class FunctionEndpoint:
         logger.exception(
             "function %r failed (request id %s)", self.spec.name, environ.get(REQUEST_ID_KEY)
         )
-        remote_type = type(error).__name__
+        remote_type = environ[EXCEPTION_KEY] = type(error).__name__
         remote_error = RemoteError(f"{prefix}{remote_type}: {error}", type=remote_type)
         return error_response(environ, start_response, remote_error)
 

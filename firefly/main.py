@@ -12,6 +12,7 @@ from typing import Any
 from .app import Firefly
 from .config import load_config
 from .errors import FireflyError
+from .logs import configure_logging
 from .server import AppConfigError, build_app
 
 
@@ -21,6 +22,7 @@ def app_from_environment() -> Firefly:
         config = load_config({}, os.environ)
     except FireflyError as err:
         raise AppConfigError(f"firefly: {err}") from None
+    configure_logging()
     return build_app(config)
 
 

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 REQUEST_ID_KEY = "firefly.request_id"
+FUNCTION_KEY = "firefly.function"  # environ key: name of the function a request calls
+EXCEPTION_KEY = "firefly.exception"  # environ key: class name of the exception it raised
 JSON_CONTENT_TYPE = "application/json"
 FILE_CONTENT_TYPE = "application/octet-stream"
 STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
@@ -125,15 +127,29 @@ class ArgumentChecker:
                     required.add(parameter.name)
         return cls(function_name, frozenset(accepted), frozenset(required), takes_any_keyword)
 
-    def check(self, arguments: dict[str, Any]) -> None:
-        """Raise ValidationError naming every missing and every unexpected argument."""
+    def validate(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """``arguments`` unchanged; raises ValidationError naming each missing or unexpected one."""
         names = arguments.keys()
         if self.required <= names and (self.takes_any_keyword or names <= self.accepted):
-            return
-        problems = [f"missing required argument {name!r}" for name in sorted(self.required - names)]
+            return arguments
+        errors = [
+            argument_error(name, "missing required argument", "missing")
+            for name in sorted(self.required - names)
+        ]
         if not self.takes_any_keyword:
-            problems += [f"unexpected argument {name!r}" for name in sorted(names - self.accepted)]
-        raise ValidationError(f"{self.function_name}(): " + "; ".join(problems))
+            errors += [
+                argument_error(name, "unexpected argument", "extra_forbidden")
+                for name in sorted(names - self.accepted)
+            ]
+        message = "; ".join(f"{error['message']} {error['argument']!r}" for error in errors)
+        raise ValidationError(f"{self.function_name}(): {message}", errors=errors)
+
+
+def argument_error(
+    argument: str | None, message: str, kind: str, location: Iterable[str | int] = ()
+) -> dict[str, Any]:
+    """One entry of a 422 body's ``errors``: the argument, where inside it, and what is wrong."""
+    return {"argument": argument, "location": list(location), "message": message, "type": kind}
 
 
 def adding_headers(start_response: StartResponse, extra: Headers) -> StartResponse:

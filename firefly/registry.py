@@ -9,16 +9,25 @@ from typing import Any
 
 from .errors import ConfigError
 from .loader import load_function
+from .schema import FunctionSchema
+
+OPTIONS = ("validate", "warmup")
 
 
 @dataclass(frozen=True)
 class FunctionSpec:
-    """A function served at ``path`` under ``name``, with what is known of it at start-up."""
+    """A function served at ``path`` under ``name``, with what is known of it at start-up.
+
+    ``options``: ``validate`` (bool: check arguments against the type hints;
+    unset follows the app's ``validate`` setting) and ``warmup`` (keyword
+    arguments of one call made before the app reports ready).
+    """
 
     name: str
     path: str
     func: Callable[..., Any]
     signature: inspect.Signature
+    schema: FunctionSchema
     options: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -41,12 +50,21 @@ class FunctionSpec:
         except (TypeError, ValueError) as err:
             raise ConfigError(f"cannot read the signature of {name!r}: {err}") from None
         _check_callable_by_name(name, signature)
-        return cls(name=name, path=path, func=func, signature=signature, options=options)
+        unknown = options.keys() - OPTIONS
+        if unknown:
+            raise ConfigError(
+                f"unknown option {sorted(unknown)[0]!r} for function {name!r}"
+                f" (known: {', '.join(OPTIONS)})"
+            )
+        schema = FunctionSchema.for_function(name, func, signature)
+        return cls(name, path, func, signature, schema, options)
 
     @classmethod
-    def load(cls, function: str, name: str | None = None, path: str | None = None) -> FunctionSpec:
+    def load(
+        cls, function: str, name: str | None = None, path: str | None = None, **options: Any
+    ) -> FunctionSpec:
         """Import ``function`` (MODULE.FUNCTION) and describe it."""
-        return cls.create(load_function(function), name=name, path=path)
+        return cls.create(load_function(function), name=name, path=path, **options)
 
     @property
     def doc(self) -> str:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from .logs import current_request_id
 from .protocol import REQUEST_ID_KEY, adding_headers
 
 if TYPE_CHECKING:
@@ -25,11 +26,19 @@ def request_id_from(header: str | None) -> str:
 
 
 class RequestIdMiddleware:
-    """Puts the request id in ``environ["firefly.request_id"]`` and in the response headers."""
+    """Puts the request id in ``environ["firefly.request_id"]``, the response headers and the logs.
+
+    Log lines written while the app handles the request carry the id
+    (:mod:`firefly.logs`); lines written while a streamed body is sent do not.
+    """
 
     def __init__(self, app: WSGIApplication):
         self.app = app
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request_id = environ[REQUEST_ID_KEY] = request_id_from(environ.get("HTTP_X_REQUEST_ID"))
-        return self.app(environ, adding_headers(start_response, [(HEADER, request_id)]))
+        token = current_request_id.set(request_id)
+        try:
+            return self.app(environ, adding_headers(start_response, [(HEADER, request_id)]))
+        finally:
+            current_request_id.reset(token)

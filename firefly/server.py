@@ -1,7 +1,17 @@
-"""Serving with gunicorn embedded: the ``firefly`` command's server."""
+"""Serving with gunicorn embedded: the ``firefly`` command's server.
+
+Besides running gunicorn with the settings of a :class:`~firefly.config.Config`,
+it does what a worker's life needs: a shared directory for prometheus-client's
+multiprocess metrics, each worker prepared (and warmed up) as soon as it
+starts, and a graceful drain on SIGTERM during which ``/-/ready`` answers 503.
+"""
 
 from __future__ import annotations
 
+import math
+import os
+import signal
+import threading
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -10,6 +20,12 @@ from gunicorn.errors import AppImportError
 from .app import Firefly, create_app
 from .config import Config
 from .errors import FireflyError
+from .metrics import (
+    MULTIPROCESS_DIRECTORY_VARIABLE,
+    prepare_multiprocess_directory,
+    remove_multiprocess_directory,
+    worker_exited,
+)
 
 
 class AppConfigError(AppImportError, RuntimeError):
@@ -33,12 +49,22 @@ class FireflyApplication(BaseApplication):
 
     With ``reload`` on, each worker builds the app itself so that restarted
     workers import the changed code; otherwise workers share ``app``, built
-    once before they fork.
+    once before they fork. With metrics on and no ``PROMETHEUS_MULTIPROC_DIR``
+    given, the metrics of all workers are kept in a temporary directory,
+    removed when the server stops.
     """
 
     def __init__(self, config: Config, app: Firefly | None = None):
+        """Build the app (unless ``app`` is given or reload is on); raises FireflyError."""
         self.firefly_config = config
-        self.application = None if config.reload else app
+        self.metrics_directory: str | None = None
+        if config.metrics and not os.environ.get(MULTIPROCESS_DIRECTORY_VARIABLE):
+            self.metrics_directory = prepare_multiprocess_directory()
+        try:
+            self.application = None if config.reload else app or create_app(config)
+        except BaseException:
+            self.remove_metrics_directory()
+            raise
         super().__init__()
 
     def load_config(self) -> None:
@@ -48,8 +74,12 @@ class FireflyApplication(BaseApplication):
             "workers": config.workers,
             "threads": config.threads,
             "timeout": config.timeout,
+            "graceful_timeout": config.timeout + math.ceil(config.shutdown_delay),
             "reload": config.reload,
             "when_ready": announce,
+            "post_worker_init": self.worker_started,
+            "child_exit": lambda server, worker: worker_exited(worker.pid),
+            "on_exit": lambda server: self.remove_metrics_directory(),
         }
         if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 25
             settings["control_socket_disable"] = True  # one per user would clash between servers
@@ -58,6 +88,44 @@ class FireflyApplication(BaseApplication):
 
     def load(self) -> Firefly:
         return self.application or build_app(self.firefly_config)
+
+    def worker_started(self, worker: Any) -> None:
+        """In a new worker: assemble the app and start its warm-up; drain on SIGTERM."""
+        app = worker.wsgi
+        app.prepare()
+        drain_on_sigterm(app, self.firefly_config.shutdown_delay)
+
+    def remove_metrics_directory(self) -> None:
+        """Remove the metrics directory this server made, if any."""
+        if self.metrics_directory:
+            remove_multiprocess_directory(self.metrics_directory)
+            self.metrics_directory = None
+
+
+def drain_on_sigterm(app: Firefly, delay: float) -> None:
+    """On SIGTERM, report not ready at once, keep serving ``delay`` seconds, then stop.
+
+    gunicorn's own SIGTERM handler (stop accepting, finish the requests in
+    hand) runs when the delay is over: this worker signals itself again.
+    """
+    stop_worker = signal.getsignal(signal.SIGTERM)
+    draining, delay_over = threading.Event(), threading.Event()
+
+    def end_delay() -> None:
+        delay_over.set()
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        app.health.stop()
+        if delay > 0 and not delay_over.is_set():
+            if not draining.is_set():
+                draining.set()
+                threading.Timer(delay, end_delay).start()
+            return
+        if callable(stop_worker):
+            stop_worker(signum, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def announce(server: Any) -> None:

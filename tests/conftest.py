@@ -104,7 +104,11 @@ def serve(
     log_dir: Path,
 ) -> Iterator[Server]:
     """Run ``args`` (a firefly or gunicorn command line); always stop it afterwards."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("FIREFLY_")}
+    full_env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("FIREFLY_") and k != "PROMETHEUS_MULTIPROC_DIR"
+    }
     full_env.update(env or {})
     log_path = log_dir / f"server-{port}.log"
     with open(log_path, "w") as log:

@@ -95,13 +95,14 @@ def test_checker_accepts_arguments_that_fit():
     def f(a, b=1, *args, c, d=2, **kwargs):
         return a
 
-    checker(f).check({"a": 1, "c": 2, "anything": 3})
+    arguments = {"a": 1, "c": 2, "anything": 3}
+    assert checker(f).validate(arguments) is arguments
 
     def g(a, b=1):
         return a
 
-    checker(g).check({"a": 1})
-    checker(g).check({"a": 1, "b": 2})
+    assert checker(g).validate({"a": 1}) == {"a": 1}
+    assert checker(g).validate({"a": 1, "b": 2}) == {"a": 1, "b": 2}
 
 
 def test_checker_names_every_missing_and_unexpected_argument():
@@ -109,11 +110,37 @@ def test_checker_names_every_missing_and_unexpected_argument():
         return n
 
     with pytest.raises(ValidationError) as info:
-        checker(square).check({"x": 1, "y": 2})
+        checker(square).validate({"x": 1, "y": 2})
     assert str(info.value) == (
         "square(): missing required argument 'm'; missing required argument 'n';"
         " unexpected argument 'x'; unexpected argument 'y'"
     )
+    assert info.value.details["errors"] == [
+        {
+            "argument": "m",
+            "location": [],
+            "message": "missing required argument",
+            "type": "missing",
+        },
+        {
+            "argument": "n",
+            "location": [],
+            "message": "missing required argument",
+            "type": "missing",
+        },
+        {
+            "argument": "x",
+            "location": [],
+            "message": "unexpected argument",
+            "type": "extra_forbidden",
+        },
+        {
+            "argument": "y",
+            "location": [],
+            "message": "unexpected argument",
+            "type": "extra_forbidden",
+        },
+    ]
 
 
 def test_checker_does_not_accept_positional_only_names():
@@ -121,4 +148,4 @@ def test_checker_does_not_accept_positional_only_names():
         return a
 
     with pytest.raises(ValidationError, match="unexpected argument 'b'"):
-        checker(f).check({"b": 1})
+        checker(f).validate({"b": 1})

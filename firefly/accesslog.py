@@ -1,0 +1,410 @@
+"""The access log: one line per request, to stderr or to a file rotated safely across processes.
+
+:class:`AccessLog` is a :class:`~firefly.telemetry.RequestObserver`: it turns
+each :class:`~firefly.telemetry.RequestRecord` into one line, text or JSON,
+and hands it to a sink. A sink writes the line with a single ``os.write`` on
+a descriptor opened with ``O_APPEND``, and lines are kept well under
+``PIPE_BUF`` (4096 bytes), so the lines of several threads and gunicorn
+workers never interleave.
+
+:class:`RotatingFileSink` rotates the file when it grows over ``max_bytes``,
+even with several worker processes writing it, without losing a line:
+
+- Each thread of each process has its own descriptors of the log file and of
+  ``<path>.lock``. A writer holds a *shared* ``flock`` on the lock file while
+  it checks that its descriptor is current and writes, so writers never wait
+  for each other.
+- A rotation takes the lock *exclusively* (without waiting: if it is busy,
+  the next write tries again), renames ``<path>.N`` to ``<path>.N+1`` and
+  ``<path>`` to ``<path>.1``, and bumps a generation counter kept in the lock
+  file (memory-mapped, so checking it costs no system call). A writer that
+  sees a new generation reopens ``<path>``; as it checks under the shared
+  lock, no line is ever written to a file once it has been rotated.
+- Rotated files are then compressed by a background thread, to a temporary
+  file renamed to ``<path>.N.gz`` under the exclusive lock. The compressor
+  holds an ``flock`` on the file it compresses, so no two processes compress
+  the same file, and a file left uncompressed by a crash is picked up at the
+  next rotation. No step leaves a truncated file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import gzip
+import logging
+import mmap
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+from typing import Protocol
+from urllib.parse import quote
+
+from .encoding import dumps
+from .errors import ConfigError
+from .telemetry import RequestRecord
+
+__all__ = ["AccessLog", "FdSink", "RotatingFileSink", "Sink", "open_sink"]
+
+logger = logging.getLogger(__name__)
+
+STDERR = "-"
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_BACKUPS = 5
+
+#: Longest path logged, in characters once escaped; longer ones are cut and end in ``...``.
+MAX_PATH = 1024
+#: Longest method, client address, function name or request id logged.
+MAX_FIELD = 128
+TRUNCATED = "..."
+
+# Characters a URL path may hold unescaped (RFC 3986 pchar and "/"), minus "%": a field made
+# only of these is logged as it is. Anything else (spaces, quotes, control and non-ASCII
+# characters) is percent-encoded, so a line is one line of printable ASCII that splits on spaces.
+_URL_SAFE = "/!$&'()*+,;=:@-._~"
+_PLAIN = re.compile(r"[A-Za-z0-9/!$&'()*+,;=:@._~-]*").fullmatch
+
+LOG_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+LOG_MODE = 0o644
+# The lock file holds the rotation generation: a little-endian 64-bit counter.
+GENERATION_SIZE = 8
+COMPRESS_CHUNK = 1024 * 1024
+
+
+def clean(value: str, limit: int = MAX_FIELD) -> str:
+    """``value`` as logged: percent-encoded unless plain, cut to ``limit`` characters, or ``-``."""
+    if not value:
+        return "-"
+    if len(value) <= limit and _PLAIN(value):
+        return value
+    escaped = quote(value[: limit + 1], safe=_URL_SAFE, encoding="latin-1", errors="replace")
+    if len(value) <= limit and len(escaped) <= limit:
+        return escaped
+    cut = escaped[: limit - len(TRUNCATED)]
+    escape_start = cut.rfind("%", len(cut) - 2)  # do not cut through a %XX escape
+    return (cut[:escape_start] if escape_start >= 0 else cut) + TRUNCATED
+
+
+class Sink(Protocol):
+    """Where the lines go; ``write`` gets one complete line and writes it at once."""
+
+    def write(self, line: bytes) -> None:
+        """Append ``line``."""
+
+
+class AccessLog:
+    """Writes one line per finished request to ``sink``: text, or JSON with ``json_lines``.
+
+    A text line reads, field by field (``-`` for an empty one)::
+
+        2026-11-23T04:50:29.123+00:00 127.0.0.1 "POST /square" 200 2B 1.234ms square rid=3f2a
+
+    time (UTC, milliseconds), client address, method and path, status, body
+    bytes, duration, function, request id, and ``exc=<class>`` at the end when
+    the function raised.
+    """
+
+    def __init__(self, sink: Sink, json_lines: bool = False):
+        self.sink = sink
+        self.json_lines = json_lines
+        self._format = self._json_line if json_lines else self._text_line
+        # (second, "YYYY-MM-DDTHH:MM:SS") of the last line, in one attribute so that
+        # threads replacing it never pair a second with another second's text.
+        self._clock: tuple[int, str] = (-1, "")
+        self._failed = False
+
+    def request_started(self) -> None:
+        """Nothing to note: the line is written when the request finishes."""
+
+    def request_finished(self, record: RequestRecord) -> None:
+        """Write the line of ``record``; a failing sink is reported once, never raised."""
+        try:
+            self.sink.write(self._format(record))
+        except OSError as err:
+            if not self._failed:
+                self._failed = True
+                logger.error("firefly: cannot write the access log: %s", err)
+
+    def format(self, record: RequestRecord) -> bytes:
+        """The line of ``record``, ending in a newline."""
+        return self._format(record)
+
+    def timestamp(self, when: float) -> str:
+        """``when`` (a ``time.time()``) in ISO 8601, UTC, with milliseconds."""
+        second, millisecond = divmod(int(when * 1000), 1000)
+        cached_second, text = self._clock
+        if second != cached_second:
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._clock = (second, text)
+        return f"{text}.{millisecond:03d}+00:00"
+
+    def _text_line(self, record: RequestRecord) -> bytes:
+        line = (
+            f"{self.timestamp(record.time)} {clean(record.client)}"
+            f' "{clean(record.method)} {clean(record.path, MAX_PATH)}"'
+            f" {record.status} {record.bytes_sent}B {record.duration * 1000:.3f}ms"
+            f" {clean(record.function or '')} rid={clean(record.request_id)}"
+        )
+        if record.exception:
+            line += f" exc={clean(record.exception)}"
+        return (line + "\n").encode()
+
+    def _json_line(self, record: RequestRecord) -> bytes:
+        fields = {
+            "time": self.timestamp(record.time),
+            "request_id": clean(record.request_id),
+            "method": clean(record.method),
+            "path": clean(record.path, MAX_PATH),
+            "function": clean(record.function) if record.function else None,
+            "status": record.status,
+            "duration_ms": round(record.duration * 1000, 3),
+            "bytes": record.bytes_sent,
+            "client": clean(record.client),
+            "exception": clean(record.exception) if record.exception else None,
+        }
+        return dumps(fields) + b"\n"
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write ``data`` to ``fd``; a line under PIPE_BUF goes in one ``os.write``."""
+    written = os.write(fd, data)
+    while written < len(data):  # only after a partial write (a full disk, a signal)
+        written += os.write(fd, data[written:])
+
+
+class FdSink:
+    """Appends lines to a descriptor opened with ``O_APPEND``, or to a stream such as stderr.
+
+    :param closefd: whether :meth:`close` closes ``fd`` (not for stderr).
+    """
+
+    def __init__(self, fd: int, closefd: bool = True):
+        self.fd = fd
+        self.closefd = closefd
+
+    def write(self, line: bytes) -> None:
+        """Append ``line`` with one ``os.write``."""
+        write_all(self.fd, line)
+
+    def close(self) -> None:
+        """Close the descriptor, if it is ours to close."""
+        if self.closefd:
+            os.close(self.fd)
+
+
+class _Writer:
+    """One thread's descriptors of the lock file and of the log file (-1 until opened)."""
+
+    __slots__ = ("generation", "lock_fd", "log_fd", "pid")
+
+    def __init__(self, lock_fd: int):
+        self.pid = os.getpid()
+        self.lock_fd = lock_fd
+        self.log_fd = -1
+        self.generation = b""  # matches no generation: the first write opens the log
+
+    def close(self) -> None:
+        for fd in (self.log_fd, self.lock_fd):
+            if fd >= 0:
+                os.close(fd)
+        self.log_fd = self.lock_fd = -1
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class RotatingFileSink:
+    """Appends lines to ``path``, rotated over ``max_bytes``, keeping ``backups`` gzipped files.
+
+    Rotated files are ``<path>.1.gz`` (the newest) to ``<path>.<backups>.gz``.
+    Several processes and threads may write the same file: see the module
+    docstring for how rotation stays correct.
+    """
+
+    def __init__(
+        self, path: str, max_bytes: int = DEFAULT_MAX_BYTES, backups: int = DEFAULT_BACKUPS
+    ):
+        if max_bytes <= 0 or backups < 0:
+            raise ValueError(f"expected max_bytes > 0 and backups >= 0, got {max_bytes}, {backups}")
+        self.path = os.path.abspath(path)
+        self.lock_path = self.path + ".lock"
+        self.max_bytes = max_bytes
+        self.backups = backups
+        os.close(os.open(self.path, LOG_FLAGS, LOG_MODE))
+        self._generation = self._map_generation()
+        self._local = threading.local()
+        self._compressors: list[threading.Thread] = []
+
+    def _map_generation(self) -> mmap.mmap:
+        """Map the generation counter of the lock file, shared by every process writing the log."""
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, LOG_MODE)
+        try:
+            if os.fstat(fd).st_size < GENERATION_SIZE:
+                os.ftruncate(fd, GENERATION_SIZE)  # zeros; never shrinks a counter already there
+            return mmap.mmap(fd, GENERATION_SIZE)
+        finally:
+            os.close(fd)
+
+    def write(self, line: bytes) -> None:
+        """Append ``line`` with one ``os.write``, then rotate the file if it is over the size."""
+        writer = self._writer()
+        fcntl.flock(writer.lock_fd, fcntl.LOCK_SH)
+        try:
+            if self._generation[:GENERATION_SIZE] != writer.generation:
+                self._reopen(writer)
+            write_all(writer.log_fd, line)
+            size = os.lseek(writer.log_fd, 0, os.SEEK_CUR)  # O_APPEND: the end of our line
+        finally:
+            fcntl.flock(writer.lock_fd, fcntl.LOCK_UN)
+        if size > self.max_bytes:
+            self._rotate(writer)
+
+    def close(self) -> None:
+        """Close this thread's descriptors and wait for compressions started here."""
+        writer = getattr(self._local, "writer", None)
+        if writer is not None:
+            writer.close()
+            del self._local.writer
+        for thread in self._compressors:
+            thread.join()
+
+    def _writer(self) -> _Writer:
+        """This thread's descriptors, opened on first use and again in a forked child."""
+        writer: _Writer | None = getattr(self._local, "writer", None)
+        if writer is None or writer.pid != os.getpid():
+            lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, LOG_MODE)
+            writer = self._local.writer = _Writer(lock_fd)
+        return writer
+
+    def _reopen(self, writer: _Writer) -> None:
+        """Open the current ``path``: first write of this thread, or rotated since its last one."""
+        old = writer.log_fd
+        writer.log_fd = os.open(self.path, LOG_FLAGS, LOG_MODE)
+        writer.generation = self._generation[:GENERATION_SIZE]
+        if old >= 0:
+            os.close(old)
+
+    def _rotate(self, writer: _Writer) -> None:
+        try:
+            fcntl.flock(writer.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # others are writing or rotating: a later write tries again
+        try:
+            if self._generation[:GENERATION_SIZE] != writer.generation:
+                return  # rotated by another writer since ours
+            if os.fstat(writer.log_fd).st_size <= self.max_bytes:
+                return
+            self._shift()
+            generation = int.from_bytes(self._generation[:GENERATION_SIZE], "little") + 1
+            self._generation[:GENERATION_SIZE] = generation.to_bytes(GENERATION_SIZE, "little")
+            sources = self._claim_uncompressed()
+        finally:
+            fcntl.flock(writer.lock_fd, fcntl.LOCK_UN)
+        if sources:
+            # Not a daemon: an exiting worker finishes its compression first.
+            thread = threading.Thread(
+                target=self._compress_all, args=(sources,), name="firefly-accesslog-gzip"
+            )
+            self._compressors = [t for t in self._compressors if t.is_alive()] + [thread]
+            thread.start()
+
+    def _rotated(self, number: int, gz: bool) -> str:
+        return f"{self.path}.{number}{'.gz' if gz else ''}"
+
+    def _shift(self) -> None:
+        """Rename ``path.N`` to ``path.N+1`` and ``path`` to ``path.1``; drop the oldest."""
+        if self.backups == 0:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+            return
+        for gz in (False, True):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._rotated(self.backups, gz))
+        for number in range(self.backups - 1, 0, -1):
+            for gz in (False, True):
+                with contextlib.suppress(FileNotFoundError):
+                    os.rename(self._rotated(number, gz), self._rotated(number + 1, gz))
+        with contextlib.suppress(FileNotFoundError):  # deleted by hand: writers just reopen
+            os.rename(self.path, self._rotated(1, False))
+
+    def _claim_uncompressed(self) -> list[int]:
+        """Open and ``flock`` the rotated files nobody compresses: the new one and leftovers."""
+        sources = []
+        for number in range(1, self.backups + 1):
+            try:
+                fd = os.open(self._rotated(number, False), os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)  # another process is compressing it
+                continue
+            sources.append(fd)
+        return sources
+
+    def _compress_all(self, sources: list[int]) -> None:
+        for fd in sources:
+            try:
+                self._compress(fd)
+            except OSError as err:
+                logger.error("firefly: cannot compress a rotated access log: %s", err)
+            finally:
+                os.close(fd)
+
+    def _compress(self, source: int) -> None:
+        """Gzip ``source`` to a temporary file, then swap it in for the rotated file."""
+        inode = os.fstat(source).st_ino
+        temporary = f"{self.path}.{inode}.gz.tmp"
+        with open(temporary, "wb") as raw:
+            with gzip.GzipFile(filename="", fileobj=raw, mode="wb") as compressed:
+                while chunk := os.read(source, COMPRESS_CHUNK):
+                    compressed.write(chunk)
+            raw.flush()
+            os.fsync(raw.fileno())
+        with self._exclusive():
+            name = self._current_name(inode)
+            if name is None:  # shifted past the last backup meanwhile
+                os.unlink(temporary)
+                return
+            os.rename(temporary, name + ".gz")
+            os.unlink(name)
+
+    def _current_name(self, inode: int) -> str | None:
+        """The name the rotated file ``inode`` has now: later rotations may have shifted it."""
+        for number in range(1, self.backups + 1):
+            name = self._rotated(number, False)
+            with contextlib.suppress(FileNotFoundError):
+                if os.stat(name).st_ino == inode:
+                    return name
+        return None
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+
+def open_sink(
+    destination: str, max_bytes: int = DEFAULT_MAX_BYTES, backups: int = DEFAULT_BACKUPS
+) -> FdSink | RotatingFileSink:
+    """The sink for ``destination``: ``-`` for stderr, else a file path.
+
+    :param max_bytes: rotate the file when it grows over this size; 0 never rotates.
+    :param backups: rotated files kept, gzipped.
+    :raises ConfigError: the file cannot be opened for appending.
+    """
+    if destination == STDERR:
+        return FdSink(2, closefd=False)
+    try:
+        if max_bytes:
+            return RotatingFileSink(destination, max_bytes, backups)
+        return FdSink(os.open(destination, LOG_FLAGS, LOG_MODE))
+    except OSError as err:
+        raise ConfigError(f"cannot open the access log {destination!r}: {err.strerror}") from None

@@ -1,0 +1,197 @@
+"""Prometheus metrics of the requests an app serves, for ``GET /-/metrics``.
+
+:class:`Metrics` observes every request (it is a
+:class:`~firefly.telemetry.RequestObserver`) and renders the Prometheus text
+format. With several gunicorn workers each worker counts its own requests, so
+the numbers are shared through prometheus-client's multiprocess mode: every
+process writes its values to memory-mapped files in the directory named by
+``PROMETHEUS_MULTIPROC_DIR`` and a scrape, whichever worker answers it, sums
+the files of all of them.
+
+prometheus-client chooses between in-process and multiprocess values once,
+when it is first imported, from that variable. This module therefore imports
+it only when a :class:`Metrics` is built, after the ``firefly`` command has
+called :func:`prepare_multiprocess_directory`, and keeps ``import firefly``
+light.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+    from .telemetry import RequestRecord
+
+MULTIPROCESS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+NO_FUNCTION = ""
+
+
+class Metrics:
+    """The request metrics of one app, on a registry of its own.
+
+    :param function_names: the functions the app serves; their label values
+        are created at start-up so that every function shows in the first
+        scrape and the request path finds them ready.
+
+    In multiprocess mode (prometheus-client imported with
+    ``PROMETHEUS_MULTIPROC_DIR`` set) the values go to that directory and
+    :meth:`render` reports the sum over every process writing there.
+    """
+
+    #: Upper bounds of the latency histogram, in seconds: fine below 10 ms, where
+    #: most function calls end (a small one takes 0.1 ms), up to gunicorn's 30 s timeout.
+    buckets: tuple[float, ...] = (
+        0.0001,
+        0.00025,
+        0.0005,
+        0.001,
+        0.0025,
+        0.005,
+        0.01,
+        0.025,
+        0.05,
+        0.1,
+        0.25,
+        0.5,
+        1.0,
+        2.5,
+        5.0,
+        10.0,
+        30.0,
+    )
+
+    def __init__(self, function_names: Iterable[str]):
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
+
+        # The values in use decide the mode, not the variable: prometheus-client
+        # may have been imported before the variable was set, and then counts in-process.
+        self.multiprocess: bool = values.ValueClass._multiprocess
+        self.registry = CollectorRegistry()
+        self._scraped_registry = self._registry_to_scrape()
+        self._requests: Counter = Counter(
+            "firefly_requests",
+            "Requests answered, by function called and HTTP status.",
+            ["function", "status"],
+            registry=self.registry,
+        )
+        self._durations: Histogram = Histogram(
+            "firefly_request_duration_seconds",
+            "Time spent answering requests, by function called.",
+            ["function"],
+            buckets=self.buckets,
+            registry=self.registry,
+        )
+        self._in_progress: Gauge = Gauge(
+            "firefly_requests_in_progress",
+            "Requests being answered right now.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self._exceptions: Counter = Counter(
+            "firefly_exceptions",
+            "Exceptions raised by the functions, by function and exception type.",
+            ["function", "type"],
+            registry=self.registry,
+        )
+        self._request_counters: dict[tuple[str, int], Counter] = {}
+        self._exception_counters: dict[tuple[str, str], Counter] = {}
+        self._histograms = {
+            name: self._durations.labels(name) for name in (NO_FUNCTION, *function_names)
+        }
+
+    def _registry_to_scrape(self) -> CollectorRegistry:
+        if not self.multiprocess:
+            return self.registry
+        from prometheus_client import CollectorRegistry
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        directory = os.environ.get(MULTIPROCESS_DIRECTORY_VARIABLE)
+        if not directory or not os.path.isdir(directory):
+            raise ConfigError(
+                f"prometheus-client is in multiprocess mode but {MULTIPROCESS_DIRECTORY_VARIABLE}"
+                f"={directory!r} is not a directory; set it to an empty directory before starting"
+            )
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=directory)
+        return registry
+
+    def request_started(self) -> None:
+        """A request has arrived: one more in progress."""
+        self._in_progress.inc()
+
+    def request_finished(self, record: RequestRecord) -> None:
+        """A request has been answered: count it, time it, and count its exception if any."""
+        self._in_progress.dec()
+        function = record.function or NO_FUNCTION
+        counter = self._request_counters.get((function, record.status))
+        if counter is None:
+            counter = self._request_counter(function, record.status)
+        counter.inc()
+        histogram = self._histograms.get(function)
+        if histogram is None:
+            histogram = self._histograms[function] = self._durations.labels(function)
+        histogram.observe(record.duration)
+        if record.exception is not None:
+            self._exception_counter(function, record.exception).inc()
+
+    def _request_counter(self, function: str, status: int) -> Counter:
+        counter = self._requests.labels(function, str(status))
+        self._request_counters[function, status] = counter
+        return counter
+
+    def _exception_counter(self, function: str, exception: str) -> Counter:
+        counter = self._exception_counters.get((function, exception))
+        if counter is None:
+            counter = self._exception_counters[function, exception] = self._exceptions.labels(
+                function, exception
+            )
+        return counter
+
+    def render(self, accept: str | None = None) -> tuple[bytes, str]:
+        """The body and content type answering a scrape with this ``Accept`` header.
+
+        The Prometheus text format, or OpenMetrics when the scraper asks for it.
+        """
+        from prometheus_client.exposition import choose_encoder
+
+        encode, content_type = choose_encoder(accept or "")
+        return encode(self._scraped_registry), content_type
+
+
+def prepare_multiprocess_directory() -> str:
+    """Create an empty directory for the metrics of every worker and name it in the environment.
+
+    Call it before anything imports prometheus-client and before the workers
+    fork, so that they all share the directory; :func:`remove_multiprocess_directory`
+    removes it at exit.
+    """
+    directory = tempfile.mkdtemp(prefix="firefly-metrics-")
+    os.environ[MULTIPROCESS_DIRECTORY_VARIABLE] = directory
+    return directory
+
+
+def remove_multiprocess_directory(directory: str) -> None:
+    """Remove a directory made by :func:`prepare_multiprocess_directory`, and its variable."""
+    if os.environ.get(MULTIPROCESS_DIRECTORY_VARIABLE) == directory:
+        del os.environ[MULTIPROCESS_DIRECTORY_VARIABLE]
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def worker_exited(pid: int) -> None:
+    """Forget the in-progress requests of a worker that has exited (gunicorn's ``child_exit``).
+
+    Its counts stay: they are part of the totals.
+    """
+    directory = os.environ.get(MULTIPROCESS_DIRECTORY_VARIABLE)
+    if directory:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid, directory)

@@ -1,0 +1,300 @@
+"""What a function accepts and returns, from its type hints: JSON Schemas and validation.
+
+pydantic does the work. At start-up the parameters of a function become the
+keys of a ``TypedDict`` (required ones without a default, the others
+``NotRequired``), and one pydantic validator is built for it; each request then
+costs one call to that validator, which coerces in lax mode (``"4"`` becomes
+``4`` for an ``int``) and returns only the arguments the caller gave, so the
+function's own defaults apply as in plain Python. docs/validation.rst is the
+user's side of this module.
+
+pydantic is imported only when a schema is built, so ``import firefly`` stays
+light.
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import types
+import typing
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Union, get_args, get_origin
+
+from .errors import ValidationError
+from .protocol import argument_error
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
+FILE_SCHEMA: dict[str, Any] = {"type": "string", "format": "binary"}
+"""The JSON Schema of a file parameter or result (OpenAPI 3.1's multipart upload)."""
+
+DEFAULT_REF_TEMPLATE = "#/$defs/{model}"
+MAX_PROBLEMS_IN_MESSAGE = 10
+
+_UNION_TYPES = (Union, types.UnionType)
+
+
+class FunctionSchema:
+    """What a function accepts and returns, from its type hints; built once at start-up.
+
+    :param name: the function's name, used in error messages and titles.
+    :param arguments: the pydantic adapter of the arguments ``TypedDict``.
+    :param result: the pydantic adapter of the return annotation, if it has one.
+    :param defaults: the parameters' defaults that have a JSON form, in that form.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        arguments: TypeAdapter[Any],
+        result: TypeAdapter[Any] | None,
+        *,
+        hinted: bool,
+        defaults: dict[str, Any],
+        files: frozenset[str],
+        returns_file: bool,
+        doc: str,
+    ):
+        from pydantic_core import ValidationError as PydanticValidationError
+
+        self.name = name
+        self.hinted = hinted
+        self.files = files
+        self.returns_file = returns_file
+        self.summary, self.description = split_docstring(doc)
+        self._arguments = arguments
+        self._result = result
+        self._defaults = defaults
+        self._validate = arguments.validator.validate_python
+        self._invalid = PydanticValidationError
+
+    @classmethod
+    def for_function(
+        cls, name: str, func: Callable[..., Any], signature: inspect.Signature
+    ) -> FunctionSchema:
+        """Build the schema of ``func`` served as ``name``.
+
+        Annotations pydantic cannot resolve or build a schema for are taken as
+        ``Any``, so an unusual hint never stops the server from starting.
+        """
+        hinted = signature.return_annotation is not signature.empty or any(
+            parameter.annotation is not parameter.empty
+            for parameter in signature.parameters.values()
+        )
+        resolved = _resolve_annotations(func, signature)
+        module = getattr(func, "__module__", None) or __name__
+        fields: dict[str, Any] = {}
+        defaults: dict[str, Any] = {}
+        files: set[str] = set()
+        extra_items: Any = None
+        for parameter in resolved.parameters.values():
+            kind = parameter.kind
+            if kind is parameter.VAR_POSITIONAL or kind is parameter.POSITIONAL_ONLY:
+                continue  # never passed by name: firefly cannot fill them
+            annotation = _field_type(parameter.annotation, module)
+            if _is_file(parameter.annotation):
+                files.add(parameter.name)
+            if kind is parameter.VAR_KEYWORD:
+                extra_items = annotation
+            elif parameter.default is parameter.empty:
+                fields[parameter.name] = annotation
+            else:
+                fields[parameter.name] = _not_required(annotation)
+                defaults[parameter.name] = parameter.default
+        arguments = _typed_dict_adapter(f"{name} arguments", module, fields, extra_items)
+        return_annotation = resolved.return_annotation
+        return cls(
+            name,
+            arguments,
+            _result_adapter(return_annotation),
+            hinted=hinted,
+            defaults=_json_defaults(arguments, defaults),
+            files=frozenset(files),
+            returns_file=_is_file(return_annotation),
+            doc=inspect.getdoc(func) or "",
+        )
+
+    def validate(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """Validated (lax-coerced) keyword arguments; raises firefly.errors.ValidationError."""
+        try:
+            validated: dict[str, Any] = self._validate(arguments)
+        except self._invalid as error:
+            errors = error.errors(include_url=False, include_input=False)
+            raise self._validation_error(errors) from None
+        return validated
+
+    def arguments_json_schema(self, ref_template: str = DEFAULT_REF_TEMPLATE) -> dict[str, Any]:
+        """The JSON Schema of the request's JSON object: one property per argument.
+
+        ``ref_template`` places the definitions of nested models (pydantic's
+        ``{model}`` placeholder), e.g. ``"#/components/schemas/{model}"``.
+        """
+        schema = self._arguments.json_schema(ref_template=ref_template)
+        for name, default in self._defaults.items():
+            schema["properties"][name]["default"] = default
+        return schema
+
+    def result_json_schema(self, ref_template: str = DEFAULT_REF_TEMPLATE) -> dict[str, Any]:
+        """The JSON Schema of the return value as firefly encodes it; ``{}`` when unannotated."""
+        if self.returns_file:
+            return dict(FILE_SCHEMA)
+        if self._result is None:
+            return {}
+        return self._result.json_schema(mode="serialization", ref_template=ref_template)
+
+    def takes_files(self) -> bool:
+        """Whether a parameter is annotated as a file (sent as multipart/form-data)."""
+        return bool(self.files)
+
+    def _validation_error(self, errors: list[Any]) -> ValidationError:
+        described = [_describe_error(error) for error in errors]
+        problems = [_problem(error) for error in described]
+        if len(problems) > MAX_PROBLEMS_IN_MESSAGE:
+            more = len(problems) - MAX_PROBLEMS_IN_MESSAGE
+            problems[MAX_PROBLEMS_IN_MESSAGE:] = [f"and {more} more"]
+        return ValidationError(f"{self.name}(): " + "; ".join(problems), errors=described)
+
+
+def split_docstring(doc: str) -> tuple[str, str]:
+    """The summary (first paragraph, on one line) and the description (the rest)."""
+    first, _, rest = doc.strip().partition("\n\n")
+    return " ".join(first.split()), rest.strip()
+
+
+def _resolve_annotations(
+    func: Callable[..., Any], signature: inspect.Signature
+) -> inspect.Signature:
+    """The signature with string annotations (``from __future__ import annotations``) evaluated."""
+    try:
+        return inspect.signature(func, eval_str=True)
+    except Exception:  # evaluating user annotations can raise anything; pydantic retries each
+        return signature
+
+
+def _is_file(annotation: Any) -> bool:
+    """Whether ``annotation`` names a file object (``X | None`` included)."""
+    if get_origin(annotation) in _UNION_TYPES:
+        members = [member for member in get_args(annotation) if member is not type(None)]
+        return bool(members) and all(_is_file(member) for member in members)
+    cls = get_origin(annotation) or annotation
+    if not isinstance(cls, type):
+        return False
+    from werkzeug.datastructures import FileStorage
+
+    return issubclass(cls, (typing.IO, io.IOBase, FileStorage))
+
+
+def _field_type(annotation: Any, module: str) -> Any:
+    """What pydantic validates a parameter as: its annotation when pydantic can, else Any."""
+    if annotation is inspect.Parameter.empty:
+        return Any
+    if _is_file(annotation):
+        return _file_type()
+    from pydantic import PydanticUserError
+
+    try:
+        _typed_dict_adapter("probe", module, {"value": annotation}, None).json_schema()
+    except (PydanticUserError, NameError, TypeError, ValueError):
+        return Any
+    return annotation
+
+
+def _file_type() -> Any:
+    """A file object as it arrives, unchanged; anything without ``read()`` is refused."""
+    from typing import Annotated
+
+    from pydantic import PlainValidator, WithJsonSchema
+    from pydantic_core import PydanticCustomError
+
+    def check_file(value: Any) -> Any:
+        if callable(getattr(value, "read", None)):
+            return value
+        raise PydanticCustomError(
+            "file_type", "Input should be a file: send it as a multipart/form-data file part"
+        )
+
+    return Annotated[Any, PlainValidator(check_file), WithJsonSchema(FILE_SCHEMA)]
+
+
+def _not_required(annotation: Any) -> Any:
+    from typing_extensions import NotRequired
+
+    return NotRequired[annotation]
+
+
+def _typed_dict_adapter(
+    title: str, module: str, fields: dict[str, Any], extra_items: Any
+) -> TypeAdapter[Any]:
+    """The adapter of a TypedDict of ``fields``, closed unless ``extra_items`` types extra keys."""
+    from pydantic import ConfigDict, TypeAdapter
+    from typing_extensions import TypedDict
+
+    # The functional form, because the keys are parameter names, not identifiers
+    # we could write as a class body; the cast keeps mypy from asking for a literal.
+    make_typed_dict: Any = TypedDict
+    if extra_items is None:
+        typed_dict = make_typed_dict(title, fields, closed=True)
+    else:
+        typed_dict = make_typed_dict(title, fields, extra_items=extra_items)
+    typed_dict.__module__ = module  # forward references resolve in the function's module
+    typed_dict.__pydantic_config__ = ConfigDict(title=title)
+    return TypeAdapter(typed_dict)
+
+
+def _json_defaults(arguments: TypeAdapter[Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """Each default in its JSON form, as its argument's type serializes it; others are left out."""
+    from pydantic_core import PydanticSerializationError
+
+    encoded = {}
+    for name, default in defaults.items():
+        try:
+            dumped = arguments.dump_python({name: default}, mode="json", warnings=False)
+        except (PydanticSerializationError, TypeError, ValueError):
+            continue
+        encoded[name] = dumped[name]
+    return encoded
+
+
+def _result_adapter(annotation: Any) -> TypeAdapter[Any] | None:
+    """The adapter of a return annotation that pydantic can describe, else None."""
+    if annotation is inspect.Signature.empty or _is_file(annotation):
+        return None
+    from pydantic import PydanticUserError, TypeAdapter
+
+    try:
+        adapter: TypeAdapter[Any] = TypeAdapter(annotation)
+        adapter.json_schema(mode="serialization")
+    except (PydanticUserError, NameError, TypeError, ValueError):
+        return None
+    return adapter
+
+
+def _describe_error(error: Any) -> dict[str, Any]:
+    """One pydantic error as ``{"argument", "location", "message", "type"}``."""
+    location = error["loc"]
+    return argument_error(
+        location[0] if location else None, error["msg"], error["type"], location[1:]
+    )
+
+
+def _problem(error: dict[str, Any]) -> str:
+    """One error as a phrase of the 422 message, in the core's wording where it has one."""
+    argument, kind = error["argument"], error["type"]
+    if argument is None:
+        return f"invalid arguments: {error['message']}"
+    if kind == "missing" and not error["location"]:
+        return f"missing required argument {argument!r}"
+    if kind == "extra_forbidden" and not error["location"]:
+        return f"unexpected argument {argument!r}"
+    where = f" at {_path(error['location'])}" if error["location"] else ""
+    return f"invalid argument {argument!r}{where}: {error['message']}"
+
+
+def _path(location: list[Any]) -> str:
+    """A location inside an argument as ``key.key[0]``."""
+    path = ""
+    for step in location:
+        path += f"[{step}]" if isinstance(step, int) else f".{step}"
+    return path.lstrip(".")
