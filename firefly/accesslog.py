@@ -297,6 +297,7 @@ class RotatingFileSink:
             if os.fstat(writer.log_fd).st_size <= self.max_bytes:
                 return
             self._shift()
+            os.close(os.open(self.path, LOG_FLAGS, LOG_MODE))  # there for readers at once
             generation = int.from_bytes(self._generation[:GENERATION_SIZE], "little") + 1
             self._generation[:GENERATION_SIZE] = generation.to_bytes(GENERATION_SIZE, "little")
             sources = self._claim_uncompressed()

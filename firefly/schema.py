@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import io
+import logging
 import types
 import typing
 from collections.abc import Callable
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 
 FILE_SCHEMA: dict[str, Any] = {"type": "string", "format": "binary"}
 """The JSON Schema of a file parameter or result (OpenAPI 3.1's multipart upload)."""
+
+logger = logging.getLogger("firefly")
 
 DEFAULT_REF_TEMPLATE = "#/$defs/{model}"
 MAX_PROBLEMS_IN_MESSAGE = 10
@@ -93,7 +96,7 @@ class FunctionSchema:
             kind = parameter.kind
             if kind is parameter.VAR_POSITIONAL or kind is parameter.POSITIONAL_ONLY:
                 continue  # never passed by name: firefly cannot fill them
-            annotation = _field_type(parameter.annotation, module)
+            annotation = _field_type(name, parameter, module)
             if _is_file(parameter.annotation):
                 files.add(parameter.name)
             if kind is parameter.VAR_KEYWORD:
@@ -186,9 +189,10 @@ def _is_file(annotation: Any) -> bool:
     return issubclass(cls, (typing.IO, io.IOBase, FileStorage))
 
 
-def _field_type(annotation: Any, module: str) -> Any:
+def _field_type(function_name: str, parameter: inspect.Parameter, module: str) -> Any:
     """What pydantic validates a parameter as: its annotation when pydantic can, else Any."""
-    if annotation is inspect.Parameter.empty:
+    annotation = parameter.annotation
+    if annotation is parameter.empty:
         return Any
     if _is_file(annotation):
         return _file_type()
@@ -196,7 +200,14 @@ def _field_type(annotation: Any, module: str) -> Any:
 
     try:
         _typed_dict_adapter("probe", module, {"value": annotation}, None).json_schema()
-    except (PydanticUserError, NameError, TypeError, ValueError):
+    except (PydanticUserError, NameError, TypeError, ValueError) as error:
+        logger.warning(
+            "%s(): argument %r accepts any value: its hint %r has no pydantic schema (%s)",
+            function_name,
+            parameter.name,
+            annotation,
+            str(error).partition("\n")[0],
+        )
         return Any
     return annotation
 

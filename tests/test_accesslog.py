@@ -150,14 +150,15 @@ printable = st.characters(codec="latin-1")
 def test_any_request_makes_one_short_printable_line(
     method, path, function, client, request_id, exception
 ):
-    log = AccessLog(FdSink(-1))
     fields = dict(method=method, path=path, function=function, client=client)
-    line = log.format(record(request_id=request_id, exception=exception, **fields))
+    line = AccessLog(FdSink(-1)).format(
+        record(request_id=request_id, exception=exception, **fields)
+    )
     assert len(line) < PIPE_BUF // 2
     parsed = text(line)  # printable ASCII, fields in place, one newline at the end
-    if len(path) <= 100:
-        assert unquote_to_bytes(parsed["path"]) == path.encode("latin-1") or not path
-    json_line = AccessLog(FdSink(-1), json_lines=True).format(record(path=path, **fields))
+    if 0 < len(path) <= 100:
+        assert unquote_to_bytes(parsed["path"]) == path.encode("latin-1")
+    json_line = AccessLog(FdSink(-1), json_lines=True).format(record(**fields))
     assert len(json_line) < PIPE_BUF // 2 and json_line.count(b"\n") == 1
     assert json.loads(json_line)["path"] == parsed["path"]
 
@@ -183,12 +184,16 @@ def test_the_cached_second_follows_the_clock():
 
 def docs_sample(name: str) -> bytes:
     page = read(DOCS / "logging.rst")
-    (sample,) = [body for _, opts, body in directive_blocks(page, CODE_DIRECTIVE) if opts.get("name") == name]
+    (sample,) = [
+        body for _, opts, body in directive_blocks(page, CODE_DIRECTIVE) if opts.get("name") == name
+    ]
     return sample.encode() + b"\n"
 
 
 def test_the_docs_show_the_text_format(devnull):
-    assert docs_sample("access-log-text") == AccessLog(devnull).format(record(request_id="3f2a9c0d5e6b4a1f"))
+    assert docs_sample("access-log-text") == AccessLog(devnull).format(
+        record(request_id="3f2a9c0d5e6b4a1f")
+    )
 
 
 def test_the_docs_show_the_json_format(devnull):
@@ -214,9 +219,9 @@ def test_request_finished_writes_the_line_to_the_sink(tmp_path):
 def test_dash_is_stderr(capfd):
     sink = open_sink("-")
     AccessLog(sink).request_finished(record())
-    sink.close()  # stderr stays open
+    sink.close()
     assert capfd.readouterr().err.endswith('"POST /square" 200 2B 1.234ms square rid=3f2a9c\n')
-    os.fstat(2)
+    assert os.fstat(2)  # closing the sink left stderr open
 
 
 @pytest.mark.parametrize("max_bytes", [0, 1000])
@@ -243,8 +248,8 @@ def test_an_app_writes_one_line_per_request(tmp_path):
     app = Firefly(access_log=str(tmp_path / "access.log"), access_log_format="json", metrics=False)
     app.add_route("/square", lambda n: n**2, "square")
     client = app.test_client()
-    client.post("/square", json={"n": 4}, headers={"X-Request-ID": "req-1"})
-    client.get("/nowhere", headers={"X-Request-ID": "req-2"})
+    client.post("/square", json={"n": 4}, headers={"X-Request-ID": "req-1"}).close()
+    client.get("/nowhere", headers={"X-Request-ID": "req-2"}).close()  # the line follows close
     lines = [json.loads(line) for line in (tmp_path / "access.log").read_text().splitlines()]
     assert [(x["request_id"], x["path"], x["function"], x["status"]) for x in lines] == [
         ("req-1", "/square", "square", 200),
@@ -255,13 +260,18 @@ def test_an_app_writes_one_line_per_request(tmp_path):
 # Rotation
 
 
+ROTATED = re.compile(r"\.(?P<number>\d+)(?P<gz>\.gz)?")
+
+
 def read_all(path: Path) -> list[bytes]:
     """Every line of ``path`` and of its rotated files, oldest first."""
-    rotated = sorted(
-        path.parent.glob(path.name + ".*[0-9]*"), key=lambda p: -int(p.name.split(".")[2])
-    )
+    rotated = {}
+    for file in path.parent.iterdir():
+        match = ROTATED.fullmatch(file.name.removeprefix(path.name))
+        if match and file.name.startswith(path.name):
+            rotated[-int(match["number"])] = file
     lines = []
-    for file in [*rotated, path]:
+    for file in [*(rotated[key] for key in sorted(rotated)), path]:
         data = gzip.decompress(file.read_bytes()) if file.suffix == ".gz" else file.read_bytes()
         lines.extend(data.splitlines(keepends=True))
     return lines
@@ -274,7 +284,7 @@ def rotated_names(path: Path) -> list[str]:
 def test_rotation_keeps_the_newest_backups_compressed(tmp_path):
     path = tmp_path / "access.log"
     sink = open_sink(str(path), max_bytes=100, backups=3)
-    lines = [f"line {n:04d} {'x' * 40}\n".encode() for n in range(20)]  # 50 bytes each
+    lines = [f"line {n:04d} {'x' * 39}\n".encode() for n in range(20)]  # 50 bytes each
     for line in lines:
         sink.write(line)
     sink.close()
@@ -315,6 +325,7 @@ def test_a_rotated_file_left_uncompressed_is_compressed_next_time(tmp_path):
     sink.write(b"first line over ten bytes\n")
     sink.close()
     assert rotated_names(path) == ["access.log.1.gz", "access.log.2.gz", "access.log.lock"]
+    assert path.read_bytes() == b""
     assert read_all(path) == [b"left by a crash\n", b"first line over ten bytes\n"]
 
 
@@ -375,5 +386,9 @@ def test_processes_and_threads_rotating_one_file_lose_and_mix_no_line(tmp_path, 
     assert len(names) > 50 and all(n.endswith(".gz") for n in names if n != "access.log.lock")
     for writer in range(PROCESSES):  # each thread's lines in the order it wrote them
         for thread in range(THREADS):
-            mine = [int(m[3]) for x in lines if (m := LINE.fullmatch(x)) and m[1:3] == (b"%d" % writer, b"%d" % thread)]
+            mine = [
+                int(m[3])
+                for x in lines
+                if (m := LINE.fullmatch(x)) and m.group(1, 2) == (b"%d" % writer, b"%d" % thread)
+            ]
             assert mine == list(range(LINES))

@@ -348,3 +348,53 @@ def test_an_http_error_with_an_unlisted_status_is_still_json():
     response = app.test_client().post("/odd")
     assert response.status_code == 499
     assert response.json["error"] == "client went away"
+
+
+def test_a_browser_at_the_index_is_sent_to_the_docs(client):
+    browser = client.get("/", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert browser.status_code == 302
+    assert browser.headers["Location"] == "/docs"
+    for accept in ["*/*", "application/json", ""]:
+        assert client.get("/", headers={"Accept": accept}).json["app"] == "firefly"
+    no_docs = Firefly(docs=False).test_client()
+    assert no_docs.get("/", headers={"Accept": "text/html"}).json["app"] == "firefly"
+
+
+def test_every_error_body_carries_the_request_id():
+    app = Firefly(auth_token="abcd1234")
+    client = app.test_client()
+    for response in [
+        client.get("/"),
+        client.get("/", headers={"Authorization": "Token wrong"}),
+        client.get("/nope", headers={"Authorization": "Token abcd1234"}),
+    ]:
+        assert response.status_code in (401, 403, 404)
+        assert response.json["request_id"] == response.headers["X-Request-ID"]
+
+
+def test_unknown_settings_and_function_options_are_refused():
+    with pytest.raises(TypeError, match="unknown setting 'metric'"):
+        Firefly(metric=False)
+    app = Firefly()
+    with pytest.raises(ConfigError, match="unknown option 'warm_up' for function 'f'"):
+        app.add_route("/f", lambda: 1, "f", warm_up={})
+
+
+def test_validation_can_be_switched_off_per_function_and_for_the_app():
+    def double(n: int) -> int:
+        return n * 2
+
+    checked = Firefly()
+    checked.add_route("/double", double)
+    assert checked.test_client().post("/double", json={"n": "4"}).json == 8
+
+    per_function = Firefly()
+    per_function.add_route("/double", double, validate=False)
+    assert per_function.test_client().post("/double", json={"n": "4"}).json == "44"
+
+    app_wide = Firefly(validate=False)
+    app_wide.add_route("/double", double)
+    assert app_wide.test_client().post("/double", json={"n": "4"}).json == "44"
+    overridden = Firefly(validate=False)
+    overridden.add_route("/double", double, validate=True)
+    assert overridden.test_client().post("/double", json={"n": "4"}).json == 8

@@ -59,3 +59,26 @@ def test_functions_and_a_config_with_functions_is_an_error(runner, tmp_path):
     result = runner.invoke(serve_command, ["-c", str(config), "tests.apps.funcs.cube"])
     assert result.exit_code == 1
     assert "name them in one place" in result.output
+
+
+def test_every_setting_has_an_option(runner):
+    from firefly.config import settings
+
+    options = {option for param in serve_command.params for option in param.opts}
+    for field in settings():
+        assert f"--{field.name.replace('_', '-')}" in options
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--shutdown-delay", "-1"], "-1.0 is not in the range x>=0"),
+        (["--access-log-format", "xml"], "expected one of text, json"),
+        (["--access-log-max-bytes", "lots"], "'lots' is not a valid integer"),
+    ],
+)
+def test_bad_service_options_exit_non_zero_with_one_line(runner, args, message):
+    result = runner.invoke(serve_command, [*args, "tests.apps.funcs.square"])
+    assert result.exit_code != 0
+    assert message in result.output
+    assert len([line for line in result.output.splitlines() if line.startswith("Error")]) == 1

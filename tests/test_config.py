@@ -180,3 +180,78 @@ def test_every_setting_has_a_default_an_env_variable_and_a_doc_line():
         assert setting_field.metadata["doc"].endswith(".")
         assert setting_field.default is not dataclasses.MISSING
     assert Config().bind == "127.0.0.1:8000"
+
+
+def test_service_settings_from_each_source(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        title: Iris
+        api_version: 1.0
+        validate: false
+        access_log: /var/log/firefly/access.log
+        access_log_format: JSON
+        access_log_max_bytes: 0
+        shutdown_delay: 2.5
+        functions: {square: {function: funcs.square}}
+        """,
+    )
+    environ = {"FIREFLY_METRICS": "off", "FIREFLY_TOKEN_FOR_HEALTH": "yes", "FIREFLY_TITLE": "Env"}
+    config = load_config({"config": path, "title": "Flag", "docs": False}, environ)
+    assert (config.title, config.api_version, config.validate) == ("Flag", "1.0", False)
+    assert (config.metrics, config.token_for_health, config.docs) == (False, True, False)
+    assert config.access_log == "/var/log/firefly/access.log"
+    assert (config.access_log_format, config.access_log_max_bytes) == ("json", 0)
+    assert config.shutdown_delay == 2.5
+    defaults = load_config({"functions": ["funcs.square"]}, {})
+    assert (defaults.access_log, defaults.metrics, defaults.token_for_metrics) == ("-", True, True)
+
+
+@pytest.mark.parametrize("value", ["off", "OFF", "none", "false"])
+def test_the_access_log_can_be_switched_off(value):
+    config = load_config({"functions": ["funcs.square"]}, {"FIREFLY_ACCESS_LOG": value})
+    assert config.access_log is None
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"FIREFLY_ACCESS_LOG_FORMAT": "xml"}, "expected one of text, json, got 'xml'"),
+        ({"FIREFLY_SHUTDOWN_DELAY": "-1"}, "expected a number of seconds, 0 or more"),
+        ({"FIREFLY_SHUTDOWN_DELAY": "soon"}, "expected a number of seconds, got 'soon'"),
+        ({"FIREFLY_ACCESS_LOG_BACKUPS": "-2"}, "expected an integer of 0 or more"),
+        ({"FIREFLY_VALIDATE": "perhaps"}, "expected true or false"),
+    ],
+)
+def test_invalid_service_settings_name_their_variable(environ, message):
+    with pytest.raises(ConfigError) as info:
+        load_config({"functions": ["funcs.square"]}, environ)
+    assert str(info.value).startswith(f"environment variable {next(iter(environ))}: {message}")
+
+
+def test_functions_take_validate_and_warmup_options(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        functions:
+          predict:
+            function: model.predict
+            validate: off
+            warmup: {features: [[1, 2]]}
+        """,
+    )
+    (function,) = load_config({"config": path}, {}).functions
+    assert (function.validate, function.warmup) == (False, {"features": [[1, 2]]})
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("{function: m.f, validate: sometimes}", "functions.f.validate: expected true or false"),
+        ("{function: m.f, warmup: [1]}", "functions.f.warmup: expected a mapping of arguments"),
+    ],
+)
+def test_invalid_function_options_name_the_key_path(tmp_path, entry, message):
+    path = write(tmp_path, f"functions: {{f: {entry}}}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_config({"config": path}, {})

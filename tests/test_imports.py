@@ -21,7 +21,8 @@ def test_public_names_are_declared_once_in_all():
 def test_import_firefly_stays_light_and_configures_no_logging():
     code = (
         "import logging, sys; before = list(logging.root.handlers); import firefly;"
-        "heavy = [m for m in ('gunicorn', 'numpy', 'pandas', 'sklearn', 'firefly.main',"
+        "heavy = [m for m in ('gunicorn', 'numpy', 'pandas', 'sklearn', 'pydantic',"
+        " 'prometheus_client', 'swagger_ui', 'firefly.main',"
         " 'firefly.cli') if m in sys.modules];"
         "print(heavy, logging.root.handlers == before)"
     )

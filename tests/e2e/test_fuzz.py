@@ -3,10 +3,10 @@
 ``firefly`` serves the example functions; every operation of its OpenAPI
 document gets a fixed number of generated requests, valid ones and (for the
 functions) invalid ones, with a derandomized generator so a failure comes
-back on the next run. Every response must be no 5xx (none of the examples
-raises on purpose) and must match the document: a documented status code,
-content type, headers and body schema; invalid data must be refused with a
-4xx and valid data accepted.
+back on the next run. No response may be a 5xx (none of the examples raises
+on purpose), every response must match the document (a documented status
+code, content type, headers and body schema), and valid data must be
+accepted.
 """
 
 from __future__ import annotations
@@ -26,14 +26,15 @@ from schemathesis.checks import not_a_server_error  # noqa: E402
 
 FUNCTIONS = ("square", "cube", "add", "word_count", "repeat")
 SERVICE_ROUTES = ("/", "/-/alive", "/-/ready", "/-/metrics")
-EXAMPLES_PER_OPERATION = 25  # bounded: the whole run stays well under a minute
+EXAMPLES_PER_OPERATION = 50  # bounded: the whole run stays well under a minute
+# Not negative_data_rejection: validation coerces in pydantic's lax mode on purpose
+# (docs/validation.rst), so {"n": "4"} is accepted although the schema says number.
 CHECKS = [
     not_a_server_error,
     checks.status_code_conformance,
     checks.content_type_conformance,
     checks.response_headers_conformance,
     checks.response_schema_conformance,
-    checks.negative_data_rejection,
     checks.positive_data_acceptance,
 ]
 FUZZ_SETTINGS = hypothesis.settings(
