@@ -18,6 +18,7 @@ TEST_REQUIRES = [
     "scikit-learn>=1.3",
     "joblib>=1.3",
     "openapi-spec-validator>=0.7",
+    "jsonschema>=4.18",
     "schemathesis>=4.0",
     "hypothesis>=6.100",
     "playwright>=1.40",

@@ -65,6 +65,8 @@ TRUNCATED = "..."
 # characters) is percent-encoded, so a line is one line of printable ASCII that splits on spaces.
 _URL_SAFE = "/!$&'()*+,;=:@-._~"
 _PLAIN = re.compile(r"[A-Za-z0-9/!$&'()*+,;=:@._~-]*").fullmatch
+# What follows "<path>." in the name of a rotated file.
+_ROTATED = re.compile(r"(?P<number>[1-9][0-9]*)(?P<gz>\.gz)?").fullmatch
 
 LOG_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
 LOG_MODE = 0o644
@@ -235,7 +237,9 @@ class RotatingFileSink:
         os.close(os.open(self.path, LOG_FLAGS, LOG_MODE))
         self._generation = self._map_generation()
         self._local = threading.local()
-        self._compressors: list[threading.Thread] = []
+        self._pending: list[tuple[int, int]] = []
+        self._pending_lock = threading.Lock()
+        self._compressor: threading.Thread | None = None
 
     def _map_generation(self) -> mmap.mmap:
         """Map the generation counter of the lock file, shared by every process writing the log."""
@@ -262,13 +266,14 @@ class RotatingFileSink:
             self._rotate(writer)
 
     def close(self) -> None:
-        """Close this thread's descriptors and wait for compressions started here."""
+        """Close this thread's descriptors and wait for the compression of rotated files."""
         writer = getattr(self._local, "writer", None)
         if writer is not None:
             writer.close()
             del self._local.writer
-        for thread in self._compressors:
-            thread.join()
+        compressor = self._compressor
+        if compressor is not None:
+            compressor.join()
 
     def _writer(self) -> _Writer:
         """This thread's descriptors, opened on first use and again in a forked child."""
@@ -280,39 +285,57 @@ class RotatingFileSink:
 
     def _reopen(self, writer: _Writer) -> None:
         """Open the current ``path``: first write of this thread, or rotated since its last one."""
+        # The generation before the file: a rotation in between shows at the next write.
+        generation = self._generation[:GENERATION_SIZE]
         old = writer.log_fd
         writer.log_fd = os.open(self.path, LOG_FLAGS, LOG_MODE)
-        writer.generation = self._generation[:GENERATION_SIZE]
+        writer.generation = generation
         if old >= 0:
             os.close(old)
 
     def _rotate(self, writer: _Writer) -> None:
+        """Rotate the file ``writer`` wrote to, unless another writer is rotating or has rotated it.
+
+        Rotating locks the current file, so rotations never overlap; writers
+        keep writing meanwhile, and the compressor waits for those that had
+        checked the generation before it changed.
+        """
         try:
-            fcntl.flock(writer.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(writer.log_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            return  # others are writing or rotating: a later write tries again
+            return
         try:
             if self._generation[:GENERATION_SIZE] != writer.generation:
-                return  # rotated by another writer since ours
+                return
             if os.fstat(writer.log_fd).st_size <= self.max_bytes:
                 return
+            claimed = self._claim_uncompressed()
+            if self.backups:
+                claimed += filter(None, [self._claim(self.path)])
             self._shift()
-            os.close(os.open(self.path, LOG_FLAGS, LOG_MODE))  # there for readers at once
+            os.close(os.open(self.path, LOG_FLAGS, LOG_MODE))  # the new file, before announcing it
             generation = int.from_bytes(self._generation[:GENERATION_SIZE], "little") + 1
             self._generation[:GENERATION_SIZE] = generation.to_bytes(GENERATION_SIZE, "little")
-            sources = self._claim_uncompressed()
         finally:
-            fcntl.flock(writer.lock_fd, fcntl.LOCK_UN)
-        if sources:
-            # Not a daemon: an exiting worker finishes its compression first.
-            thread = threading.Thread(
-                target=self._compress_all, args=(sources,), name="firefly-accesslog-gzip"
-            )
-            self._compressors = [t for t in self._compressors if t.is_alive()] + [thread]
-            thread.start()
+            fcntl.flock(writer.log_fd, fcntl.LOCK_UN)
+        if claimed:
+            self._compress_later(claimed)
 
-    def _rotated(self, number: int, gz: bool) -> str:
+    def _rotated(self, number: int, gz: bool = False) -> str:
         return f"{self.path}.{number}{'.gz' if gz else ''}"
+
+    def _rotated_files(self) -> list[tuple[int, bool]]:
+        """The rotated files there are, as ``(number, gzipped)``, newest first."""
+        directory, prefix = os.path.split(self.path + ".")
+        found = []
+        for name in os.listdir(directory):
+            match = _ROTATED(name[len(prefix) :]) if name.startswith(prefix) else None
+            if match:
+                found.append((int(match["number"]), bool(match["gz"])))
+        return sorted(found)
+
+    def _temporary(self, inode: int) -> str:
+        return f"{self.path}.{inode}.gz.tmp"
 
     def _shift(self) -> None:
         """Rename ``path.N`` to ``path.N+1`` and ``path`` to ``path.1``; drop the oldest."""
@@ -320,73 +343,108 @@ class RotatingFileSink:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
             return
-        for gz in (False, True):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._rotated(self.backups, gz))
-        for number in range(self.backups - 1, 0, -1):
-            for gz in (False, True):
-                with contextlib.suppress(FileNotFoundError):
-                    os.rename(self._rotated(number, gz), self._rotated(number + 1, gz))
+        for number, gz in reversed(self._rotated_files()):
+            if number >= self.backups:
+                os.unlink(self._rotated(number, gz))
+            else:
+                os.rename(self._rotated(number, gz), self._rotated(number + 1, gz))
         with contextlib.suppress(FileNotFoundError):  # deleted by hand: writers just reopen
-            os.rename(self.path, self._rotated(1, False))
+            os.rename(self.path, self._rotated(1))
 
-    def _claim_uncompressed(self) -> list[int]:
-        """Open and ``flock`` the rotated files nobody compresses: the new one and leftovers."""
-        sources = []
-        for number in range(1, self.backups + 1):
-            try:
-                fd = os.open(self._rotated(number, False), os.O_RDONLY | os.O_CLOEXEC)
-            except FileNotFoundError:
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)  # another process is compressing it
-                continue
-            sources.append(fd)
-        return sources
+    def _claim_uncompressed(self) -> list[tuple[int, int]]:
+        """Rotated files left uncompressed by a worker that died, or being compressed (skipped)."""
+        kept = [n for n, gz in self._rotated_files() if not gz and n < self.backups]
+        return [claim for claim in map(self._claim, map(self._rotated, kept)) if claim]
 
-    def _compress_all(self, sources: list[int]) -> None:
-        for fd in sources:
-            try:
-                self._compress(fd)
-            except OSError as err:
-                logger.error("firefly: cannot compress a rotated access log: %s", err)
-            finally:
-                os.close(fd)
+    def _claim(self, name: str) -> tuple[int, int] | None:
+        """``name`` and its temporary ``.gz``, locked; None if missing or another compresses it."""
+        try:
+            source = os.open(name, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return None
+        temporary_name = self._temporary(os.fstat(source).st_ino)
+        temporary = os.open(temporary_name, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, LOG_MODE)
+        try:
+            fcntl.flock(temporary, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(source)
+            os.close(temporary)
+            return None
+        return source, temporary
 
-    def _compress(self, source: int) -> None:
-        """Gzip ``source`` to a temporary file, then swap it in for the rotated file."""
+    def _compress_later(self, claimed: list[tuple[int, int]]) -> None:
+        """Hand rotated files to this process's compressor thread, started if need be."""
+        with self._pending_lock:
+            self._pending += claimed
+            if self._compressor is None or not self._compressor.is_alive():
+                # Not a daemon: an exiting worker finishes its compression first.
+                compressor = threading.Thread(
+                    target=self._compress_pending, name="firefly-accesslog-gzip"
+                )
+                compressor.start()  # then published, so that close() never joins it unstarted
+                self._compressor = compressor
+
+    def _compress_pending(self) -> None:
+        while True:
+            with self._pending_lock:
+                claimed, self._pending = self._pending, []
+                if not claimed:
+                    self._compressor = None
+                    return
+            self._wait_for_writers()
+            for source, temporary in claimed:
+                try:
+                    self._compress(source, temporary)
+                except OSError as err:
+                    logger.error("firefly: cannot compress a rotated access log: %s", err)
+                finally:
+                    os.close(source)
+                    os.close(temporary)
+
+    def _wait_for_writers(self) -> None:
+        """Return once no line is being written: those that follow go to the new file."""
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        finally:
+            os.close(fd)
+
+    def _compress(self, source: int, temporary: int) -> None:
+        """Gzip ``source`` into ``temporary``, then swap it in for the rotated file."""
         inode = os.fstat(source).st_ino
-        temporary = f"{self.path}.{inode}.gz.tmp"
-        with open(temporary, "wb") as raw:
+        os.ftruncate(temporary, 0)  # a previous attempt may have died half-way
+        with open(temporary, "wb", closefd=False) as raw:
             with gzip.GzipFile(filename="", fileobj=raw, mode="wb") as compressed:
                 while chunk := os.read(source, COMPRESS_CHUNK):
                     compressed.write(chunk)
-            raw.flush()
-            os.fsync(raw.fileno())
-        with self._exclusive():
+        os.fsync(temporary)
+        with self._no_rotation():
             name = self._current_name(inode)
             if name is None:  # shifted past the last backup meanwhile
-                os.unlink(temporary)
+                os.unlink(self._temporary(inode))
                 return
-            os.rename(temporary, name + ".gz")
+            os.rename(self._temporary(inode), name + ".gz")
             os.unlink(name)
 
     def _current_name(self, inode: int) -> str | None:
         """The name the rotated file ``inode`` has now: later rotations may have shifted it."""
-        for number in range(1, self.backups + 1):
-            name = self._rotated(number, False)
-            with contextlib.suppress(FileNotFoundError):
-                if os.stat(name).st_ino == inode:
-                    return name
+        for number, gz in self._rotated_files():
+            name = self._rotated(number, gz)
+            if not gz and os.stat(name).st_ino == inode:
+                return name
         return None
 
     @contextlib.contextmanager
-    def _exclusive(self) -> Iterator[None]:
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CLOEXEC)
-        try:
+    def _no_rotation(self) -> Iterator[None]:
+        """Lock the current file, as a rotation does, so that none runs meanwhile."""
+        while True:
+            fd = os.open(self.path, LOG_FLAGS, LOG_MODE)
             fcntl.flock(fd, fcntl.LOCK_EX)
+            with contextlib.suppress(FileNotFoundError):
+                if os.stat(self.path).st_ino == os.fstat(fd).st_ino:
+                    break
+            os.close(fd)  # rotated while we waited: lock the new one
+        try:
             yield
         finally:
             os.close(fd)

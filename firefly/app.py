@@ -28,7 +28,7 @@ from .auth import TokenAuthMiddleware
 from .config import Config, parse_origins
 from .cors import CorsMiddleware
 from .dispatch import FunctionDispatcher, FunctionEndpoint
-from .docspage import docs_blueprint
+from .docspage import ASSETS_PREFIX, DOCS_PATH, docs_blueprint
 from .encoding import FireflyJSONProvider
 from .errors import ConfigError, ServiceUnavailableError, error_for_status
 from .metrics import Metrics
@@ -45,8 +45,6 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 OPENAPI_PATH = "/openapi.json"
-DOCS_PATH = "/docs"
-DOCS_ASSETS_PREFIX = "/docs/static/"
 METRICS_PATH = "/-/metrics"
 RESERVED_PATHS = ("/", *health.PATHS, OPENAPI_PATH, DOCS_PATH, METRICS_PATH)
 
@@ -121,7 +119,7 @@ class Firefly(flask.Flask):
     @property
     def public_paths(self) -> frozenset[str]:
         """Paths that need no token even when one is set (health, docs, metrics: by settings)."""
-        settings, paths = self.settings, set()
+        settings, paths = self.settings, set[str]()
         if not settings.token_for_health:
             paths.update(health.PATHS)
         if settings.docs and not settings.token_for_docs:
@@ -274,7 +272,8 @@ class Firefly(flask.Flask):
         }
         app: WSGIApplication = FunctionDispatcher(endpoints, super().wsgi_app)
         if self.auth_token:
-            app = TokenAuthMiddleware(app, self.auth_token, self.public_paths, DOCS_ASSETS_PREFIX)
+            assets = ASSETS_PREFIX if settings.docs else None
+            app = TokenAuthMiddleware(app, self.auth_token, self.public_paths, assets)
         if self.allowed_origins:
             app = CorsMiddleware(app, self.allowed_origins)
         observers = self._observers()

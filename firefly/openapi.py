@@ -10,7 +10,7 @@ pydantic makes keep their shared definitions in ``$defs``; here they move to
 
 from __future__ import annotations
 
-import inspect
+import copy
 import re
 import typing
 from collections.abc import Iterator
@@ -211,9 +211,10 @@ def function_operation(spec: FunctionSpec, components: Components) -> dict[str, 
     }
     if spec.schema.description:
         operation["description"] = spec.schema.description
+    arguments = components.adopt(spec.schema.arguments_json_schema(), spec.name)
     operation["requestBody"] = {
-        "required": _has_required_argument(spec),
-        "content": _request_content(spec, components),
+        "required": bool(arguments.get("required")),
+        "content": _request_content(arguments, spec.schema.files),
     }
     result_schema = components.adopt(spec.schema.result_json_schema(), f"{spec.name}.result")
     result_type = FILE_CONTENT_TYPE if spec.schema.returns_file else JSON_CONTENT_TYPE
@@ -228,22 +229,12 @@ def function_operation(spec: FunctionSpec, components: Components) -> dict[str, 
     return operation
 
 
-def _has_required_argument(spec: FunctionSpec) -> bool:
-    by_name = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    return any(
-        parameter.default is parameter.empty and parameter.kind in by_name
-        for parameter in spec.signature.parameters.values()
-    )
-
-
-def _request_content(spec: FunctionSpec, components: Components) -> dict[str, Any]:
-    """The body as JSON; as multipart/form-data too when the function takes files.
+def _request_content(arguments: Schema, files: frozenset[str]) -> dict[str, Any]:
+    """The body as JSON; as multipart/form-data instead when the function takes ``files``.
 
     Files cannot travel in JSON: the JSON body leaves the file arguments out,
     and is not offered at all when one of them is required.
     """
-    arguments = components.adopt(spec.schema.arguments_json_schema(), spec.name)
-    files = spec.schema.files
     if not files:
         return {JSON_CONTENT_TYPE: {"schema": arguments}}
     content = {MULTIPART_CONTENT_TYPE: {"schema": arguments}}
@@ -262,40 +253,25 @@ def _without_properties(schema: Schema, names: frozenset[str]) -> Schema:
 
 def service_operations() -> Iterator[tuple[str, dict[str, Any]]]:
     """The ``GET`` operations of the routes an app may have besides its functions."""
-    yield "/", _service_operation("index", "List the functions", "Index", (), None)
-    yield (
-        "/-/alive",
-        _service_operation("alive", "Whether the process serves", "Health", (), None),
-    )
-    yield (
-        "/-/ready",
-        _service_operation("ready", "Whether this worker takes requests", "Health", (503,), None),
-    )
-    yield (
-        "/-/metrics",
-        _service_operation("metrics", "Prometheus metrics", None, (), METRICS_CONTENT_TYPE),
-    )
+    yield "/", _service_operation("index", "List the functions", _json("Index"))
+    yield "/-/alive", _service_operation("alive", "Whether the process serves", _json("Health"))
+    ready = _service_operation("ready", "Whether this worker takes requests", _json("Health"))
+    ready["responses"].update(_error_refs((503,)))
+    yield "/-/ready", ready
+    metrics = {METRICS_CONTENT_TYPE: {"schema": {"type": "string"}}}
+    yield "/-/metrics", _service_operation("metrics", "Prometheus metrics", metrics)
 
 
-def _service_operation(
-    operation_id: str,
-    summary: str,
-    schema_name: str | None,
-    error_statuses: tuple[int, ...],
-    content_type: str | None,
-) -> dict[str, Any]:
-    if schema_name:
-        content = {JSON_CONTENT_TYPE: {"schema": _ref("schemas", schema_name)}}
-    else:
-        content = {content_type or JSON_CONTENT_TYPE: {"schema": {"type": "string"}}}
+def _json(schema_name: str) -> dict[str, Any]:
+    return {JSON_CONTENT_TYPE: {"schema": _ref("schemas", schema_name)}}
+
+
+def _service_operation(operation_id: str, summary: str, content: dict[str, Any]) -> dict[str, Any]:
     return {
         "operationId": operation_id,
         "tags": [SERVICE_TAG],
         "summary": summary,
-        "responses": {
-            "200": {"description": summary, "headers": _headers(), "content": content},
-            **_error_refs(error_statuses),
-        },
+        "responses": {"200": {"description": summary, "headers": _headers(), "content": content}},
     }
 
 
@@ -311,13 +287,15 @@ class Components:
     """``components`` of the document: shared schemas, responses, headers and security."""
 
     def __init__(self) -> None:
-        self.schemas: dict[str, Schema] = {
+        shared = {
             "Error": ERROR_SCHEMA,
             "ValidationError": VALIDATION_ERROR_SCHEMA,
             "Index": INDEX_SCHEMA,
             "Health": HEALTH_SCHEMA,
             "NotReady": NOT_READY_SCHEMA,
         }
+        # copies: a document is the caller's to change, the constants are not
+        self.schemas: dict[str, Schema] = copy.deepcopy(shared)
 
     def adopt(self, schema: Schema, owner: str) -> Schema:
         """``schema`` with its ``$defs`` moved to the components and its ``$ref``\\ s rewritten.
@@ -339,13 +317,14 @@ class Components:
         names = {name: _component_name(name) for name in definitions}
         if self._fit(definitions, names):
             return names
-        prefix = _component_name(owner)
-        for attempt in range(1, len(self.schemas) + 2):
-            stem = prefix if attempt == 1 else f"{prefix}_{attempt}"
+        prefix = stem = _component_name(owner)
+        attempt = 1
+        while True:
             names = {name: f"{stem}.{_component_name(name)}" for name in definitions}
             if not names.values() & self.schemas.keys():
                 return names
-        raise AssertionError("unreachable: some prefix is free")  # pragma: no cover
+            attempt += 1
+            stem = f"{prefix}_{attempt}"
 
     def _fit(self, definitions: dict[str, Schema], names: dict[str, str]) -> bool:
         """Whether every definition is new or equal to the component already of its name."""
@@ -365,7 +344,7 @@ class Components:
                 name: {
                     "description": description,
                     "headers": _headers(),
-                    "content": {JSON_CONTENT_TYPE: {"schema": _ref("schemas", schema)}},
+                    "content": _json(schema),
                 }
                 for status, name, description, schema in ERROR_RESPONSES
                 if secured or status not in AUTH_STATUSES

@@ -339,7 +339,8 @@ def test_a_new_sink_continues_the_existing_file(tmp_path):
 
 
 LINE = re.compile(rb"writer (\d+) thread (\d+) line (\d+) x+ end\n")
-PROCESSES, THREADS, LINES = 4, 3, 600
+PROCESSES, THREADS, LINES = 4, 3, 600  # about 540 kB
+MAX_BYTES = 16_384
 
 
 def write_lines(sink: RotatingFileSink, writer: int) -> None:
@@ -361,13 +362,13 @@ def write_lines(sink: RotatingFileSink, writer: int) -> None:
 @pytest.mark.parametrize("opened", ["before-fork", "in-each-process"])
 def test_processes_and_threads_rotating_one_file_lose_and_mix_no_line(tmp_path, opened):
     path = tmp_path / "access.log"
-    inherited = open_sink(str(path), max_bytes=4096, backups=10_000)
+    inherited = open_sink(str(path), max_bytes=MAX_BYTES, backups=10_000)
     assert isinstance(inherited, RotatingFileSink)
     context = multiprocessing.get_context("fork")
     start = context.Barrier(PROCESSES)
 
     def worker(writer: int) -> None:
-        sink = inherited if opened == "before-fork" else open_sink(str(path), 4096, 10_000)
+        sink = inherited if opened == "before-fork" else open_sink(str(path), MAX_BYTES, 10_000)
         start.wait()
         write_lines(sink, writer)  # type: ignore[arg-type]
 
@@ -383,7 +384,8 @@ def test_processes_and_threads_rotating_one_file_lose_and_mix_no_line(tmp_path, 
     counts = collections.Counter(lines)
     assert len(counts) == PROCESSES * THREADS * LINES and set(counts.values()) == {1}
     names = rotated_names(path)
-    assert len(names) > 50 and all(n.endswith(".gz") for n in names if n != "access.log.lock")
+    assert all(name.endswith(".gz") for name in names if name != "access.log.lock")
+    assert len(names) > 10  # a rotation may let the file grow while it renames the others
     for writer in range(PROCESSES):  # each thread's lines in the order it wrote them
         for thread in range(THREADS):
             mine = [

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 
 import pytest
 
 from firefly import Firefly
-from firefly.docspage import ASSETS, ASSETS_PREFIX
+from firefly.docspage import ASSETS, ASSETS_PREFIX, docs_blueprint
+from firefly.errors import ConfigError
 
 TOKEN = "abcd1234"
 ASSET_URL = re.compile(r'(?:src|href)="(?P<url>[^"]+)"')
@@ -143,3 +145,9 @@ def test_the_docs_setting_turns_page_and_document_off():
     assert client.get("/docs").status_code == 404
     assert client.get("/openapi.json").status_code == 404
     assert client.get(ASSETS_PREFIX + "swagger-ui.css").status_code == 404
+
+
+def test_without_swagger_ui_the_docs_fail_at_start_up_saying_what_to_install(monkeypatch):
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ConfigError, match="pip install swagger-ui-py"):
+        docs_blueprint()

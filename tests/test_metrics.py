@@ -272,3 +272,15 @@ def test_importing_firefly_metrics_leaves_prometheus_client_unimported(tmp_path)
     code = "import sys, firefly.metrics; print('prometheus_client' in sys.modules)"
     result = run_python(code, tmp_path)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_the_app_serves_its_metrics(client):
+    assert client.post("/square", json={"n": 4}).get_json() == 16
+    assert client.post("/math/add", json={"a": 1}).get_json() == 1
+    response = client.get("/-/metrics")
+    assert response.status_code == 200
+    assert response.content_type == TEXT_FORMAT
+    text = response.get_data(as_text=True)
+    assert sample(text, "firefly_requests_total", function="square", status="200") == 1
+    assert sample(text, "firefly_requests_total", function="plus", status="200") == 1
+    assert sample(text, "firefly_requests_in_progress") == 1

@@ -16,7 +16,10 @@ from referencing.jsonschema import DRAFT202012
 from werkzeug.datastructures import FileStorage
 
 from firefly import Firefly
+from firefly.cli import serve_command
 from firefly.openapi import openapi_document
+
+from .test_docs import CODE_DIRECTIVE, DOCS, directive_blocks, read
 
 TOKEN = "abcd1234"
 DOCUMENT_URI = "urn:firefly:openapi"
@@ -35,6 +38,7 @@ def shape(field: str) -> type:
 
 CircleShape = shape("radius")
 SquareShape = shape("side")
+TallShape = shape("height")
 
 
 def build_app(**settings: Any) -> Firefly:
@@ -253,6 +257,31 @@ def test_definitions_of_one_name_that_differ_get_distinct_names(document):
     assert "side" in shape_schema("/square_area")["properties"]
 
 
+def test_prefixed_names_that_are_taken_get_a_number():
+    app = Firefly()
+
+    def radius(shape: CircleShape) -> float:  # type: ignore[valid-type]
+        return shape.radius
+
+    def side(shape: SquareShape) -> float:  # type: ignore[valid-type]
+        return shape.side
+
+    def heights(count: int) -> list[TallShape]:  # type: ignore[valid-type]
+        return [TallShape(float(n)) for n in range(count)]
+
+    app.add_route(None, radius, "radius")
+    app.add_route(None, side, "x.result")  # its Shape becomes "x.result.Shape"
+    app.add_route(None, heights, "x")  # so the Shape of x's result cannot
+
+    document = openapi_document(app)
+    validate(document, cls=OpenAPIV31SpecValidator)
+    schemas = document["components"]["schemas"]
+    assert {"Shape", "x.result.Shape", "x.result_2.Shape"} <= schemas.keys()
+    result = operation(document, "/x")["responses"]["200"]["content"]["application/json"]
+    assert result["schema"]["items"] == {"$ref": "#/components/schemas/x.result_2.Shape"}
+    assert "height" in schemas["x.result_2.Shape"]["properties"]
+
+
 def test_equal_definitions_are_shared():
     app = Firefly()
 
@@ -397,6 +426,56 @@ def test_service_answers_match_the_documented_schemas(app, document, path, statu
     assert conforms(document, schema, response.get_json()) == []
 
 
-def test_the_schemas_reject_what_the_server_rejects(document):
+def test_a_validation_error_needs_its_errors(document):
     errors = conforms(document, {"$ref": "#/components/schemas/ValidationError"}, {"error": "x"})
     assert errors
+
+
+# The examples of docs/openapi.rst
+
+
+def docs_block(name: str) -> str:
+    (block,) = [
+        content
+        for _, options, content in directive_blocks(read(DOCS / "openapi.rst"), CODE_DIRECTIVE)
+        if options.get("name") == name
+    ]
+    return block
+
+
+@pytest.fixture
+def docs_app() -> Firefly:
+    namespace: dict[str, Any] = {}
+    exec(compile(docs_block("openapi-app-example"), "docs/openapi.rst", "exec"), namespace)
+    return namespace["app"]
+
+
+def test_the_docs_example_document(docs_app):
+    document = docs_app.test_client().get("/openapi.json").get_json()
+    assert document["info"] == {
+        "title": "Geometry",
+        "version": "1.2.0",
+        "description": "Shapes and numbers.",
+    }
+    assert document["paths"]["/square"]["post"] == json.loads(
+        docs_block("openapi-square-operation")
+    )
+
+
+def test_the_docs_example_validation_error(docs_app):
+    response = docs_app.test_client().post(
+        "/square", json={"n": "four"}, headers={"X-Request-ID": "doc-example"}
+    )
+    assert response.status_code == 422
+    assert response.get_json() == json.loads(docs_block("openapi-validation-error"))
+
+
+def test_the_docs_command_line_uses_real_options():
+    commands = [
+        line.strip()
+        for line in read(DOCS / "openapi.rst").splitlines()
+        if line.strip().startswith("$ firefly ")
+    ]
+    flags = {word for command in commands for word in command.split() if word.startswith("--")}
+    assert flags == {"--title", "--api-version"}
+    assert flags <= {option for param in serve_command.params for option in param.opts}

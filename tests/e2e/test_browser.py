@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.conftest import EXAMPLES
+from ..conftest import EXAMPLES
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page

@@ -1,0 +1,268 @@
+#!/usr/bin/env python
+"""The cost of each of firefly's optional features, in process: microseconds per call.
+
+One app per combination of features serves ``square`` (benchmarks/targets/funcs.py);
+each is called through its whole WSGI stack, ``app(environ, start_response)``, with a
+prepared environ for ``POST /square {"n": 4}``, without a server. The apps are timed in
+turn (interleaved), several times; a variant's time is the least of its repeats, the
+one least disturbed by other programs. docs/performance.rst explains the results.
+
+prometheus-client chooses between in-process and multiprocess metrics when it is first
+imported, so the variants run in two child processes: one without and one with
+``PROMETHEUS_MULTIPROC_DIR``. Each has its own ``all off`` app, against which its deltas
+are taken.
+
+    python benchmarks/features.py           # about 30 seconds
+    python benchmarks/features.py --quick   # a smoke run: a few seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import timeit
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+TARGETS_DIR = HERE / "targets"
+MULTIPROCESS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client reads it
+BODY = json.dumps({"n": 4}).encode()
+ANSWER = b"16"
+# Rotation through firefly's rotating file sink (its default), at a size this run never reaches.
+NO_ROTATION_BYTES = 1 << 40
+DEFAULT_NUMBER, DEFAULT_REPEATS, DEFAULT_ROUNDS = 5000, 7, 3
+QUICK_NUMBER, QUICK_REPEATS, QUICK_ROUNDS = 200, 2, 1
+SINGLE, MULTI = "single", "multi"  # the metrics mode of a child process
+ALL_OFF = "all off"
+WITHOUT_REQUEST_ID = "all off, request id middleware removed"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """An app to time: its settings, in which child process, and how it reads in the report."""
+
+    name: str
+    settings: dict[str, Any]
+    mode: str  # SINGLE or MULTI
+    without_request_id: bool = False  # call the stack under the request id middleware
+
+
+OFF: dict[str, Any] = {"validate": False, "access_log": None, "metrics": False}
+TEXT_LOG = {"access_log": "{log}", "access_log_format": "text"}
+JSON_LOG = {"access_log": "{log}", "access_log_format": "json"}
+ON = {**OFF, "validate": True, **TEXT_LOG, "metrics": True}
+VARIANTS = (
+    Variant(WITHOUT_REQUEST_ID, OFF, SINGLE, without_request_id=True),
+    Variant(ALL_OFF, OFF, SINGLE),
+    Variant("+ validation", {**OFF, "validate": True}, SINGLE),
+    Variant("+ access log (text, file)", {**OFF, **TEXT_LOG}, SINGLE),
+    Variant("+ access log (json, file)", {**OFF, **JSON_LOG}, SINGLE),
+    Variant("+ metrics (single-process)", {**OFF, "metrics": True}, SINGLE),
+    Variant("all on (single-process metrics)", ON, SINGLE),
+    Variant(ALL_OFF, OFF, MULTI),
+    Variant("+ metrics (multiprocess)", {**OFF, "metrics": True}, MULTI),
+    Variant("all on (multiprocess metrics)", ON, MULTI),
+)
+
+
+def build_app(variant: Variant, log_dir: Path) -> Callable[..., Iterable[bytes]]:
+    """The prepared Firefly app that ``variant`` times, or the stack under its request ids."""
+    from funcs import square  # the benchmark's function, from targets/ (the child's sys.path)
+
+    from firefly import Firefly
+    from firefly.requestid import RequestIdMiddleware
+
+    log = str(log_dir / f"{VARIANTS.index(variant)}.log")  # one file per app
+    settings: dict[str, Any] = {
+        name: value.format(log=log) if isinstance(value, str) else value
+        for name, value in variant.settings.items()
+    }
+    app = Firefly(access_log_max_bytes=NO_ROTATION_BYTES, **settings)
+    app.function(square)
+    stack = app.prepare()
+    if app.metrics is not None and app.metrics.multiprocess != (variant.mode == MULTI):
+        sys.exit(f"error: {variant.name}: metrics are not in {variant.mode}-process mode")
+    if variant.without_request_id:
+        if not isinstance(stack, RequestIdMiddleware):
+            sys.exit("error: the request id middleware is no longer the outermost one")
+        return stack.app
+    return app
+
+
+def base_environ() -> dict[str, Any]:
+    """The environ of ``POST /square {"n": 4}`` as a server would pass it."""
+    from werkzeug.test import EnvironBuilder
+
+    builder = EnvironBuilder(
+        path="/square",
+        method="POST",
+        data=BODY,
+        content_type="application/json",
+        environ_base={"REMOTE_ADDR": "127.0.0.1"},
+    )
+    try:
+        return builder.get_environ()
+    finally:
+        builder.close()
+
+
+def timed_call(app: Callable[..., Iterable[bytes]]) -> Callable[[], Any]:
+    """One request to ``app``: a fresh environ with its own body stream, answered in full."""
+    environ = base_environ()
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        return None
+
+    def call() -> Any:
+        request = environ.copy()
+        request["wsgi.input"] = io.BytesIO(BODY)
+        return app(request, start_response)
+
+    body = b"".join(call())
+    if body != ANSWER:
+        sys.exit(f"error: square answered {body!r}, expected {ANSWER!r}")
+    return call
+
+
+def time_variants(mode: str, number: int, repeats: int) -> dict[str, float]:
+    """The least microseconds per call of each variant of ``mode``, timed in turn."""
+    with tempfile.TemporaryDirectory(prefix="firefly-features-") as log_dir:
+        variants = [variant for variant in VARIANTS if variant.mode == mode]
+        calls = {
+            variant.name: timed_call(build_app(variant, Path(log_dir))) for variant in variants
+        }
+        best = dict.fromkeys(calls, float("inf"))
+        for _ in range(repeats):
+            for name, call in calls.items():
+                seconds = timeit.timeit(call, number=number)
+                best[name] = min(best[name], seconds / number * 1e6)
+        written = sum(1 for path in Path(log_dir).glob("*.log") for _ in path.open("rb"))
+    logged = sum(1 for variant in variants if variant.settings.get("access_log"))
+    if written != logged * (number * repeats + 1):  # +1: the call that checks the answer
+        sys.exit(f"error: the access logs have {written} lines, expected {logged} per call")
+    return best
+
+
+def run_child(mode: str, number: int, repeats: int) -> dict[str, float]:
+    """Time the variants of ``mode`` in a fresh interpreter; its metrics mode set by its env."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("FIREFLY_")}
+    env.pop(MULTIPROCESS_DIRECTORY_VARIABLE, None)
+    with tempfile.TemporaryDirectory(prefix="firefly-features-metrics-") as directory:
+        if mode == MULTI:
+            env[MULTIPROCESS_DIRECTORY_VARIABLE] = directory
+        command = [sys.executable, __file__, "--child", mode]
+        command += ["--number", str(number), "--repeats", str(repeats)]
+        result = subprocess.run(
+            command, env=env, cwd=TARGETS_DIR, capture_output=True, text=True, check=False
+        )
+    if result.returncode != 0:
+        sys.exit(f"error: the {mode}-process run failed:\n{result.stderr}")
+    timings: dict[str, float] = json.loads(result.stdout)
+    return timings
+
+
+def measure(number: int, repeats: int, rounds: int) -> dict[str, dict[str, float]]:
+    """The least microseconds per call of every variant, by mode, over ``rounds`` of children."""
+    best: dict[str, dict[str, float]] = {SINGLE: {}, MULTI: {}}
+    for round_number in range(1, rounds + 1):
+        for mode in (SINGLE, MULTI) if round_number % 2 else (MULTI, SINGLE):
+            progress(f"round {round_number}/{rounds}: {mode}-process metrics")
+            for name, microseconds in run_child(mode, number, repeats).items():
+                best[mode][name] = min(best[mode].get(name, float("inf")), microseconds)
+    return best
+
+
+def format_table(best: dict[str, dict[str, float]]) -> str:
+    """The variants as a reStructuredText simple table: us per call and the delta to all off."""
+    header = ("variant", "us/call", "delta us")
+    cells = [
+        (name, f"{microseconds:.2f}", f"{microseconds - timings[ALL_OFF]:+.2f}")
+        for mode in (SINGLE, MULTI)
+        for timings in [best[mode]]
+        for name, microseconds in timings.items()
+        if not (mode == MULTI and name == ALL_OFF)
+    ]
+    widths = [max(len(cell[i]) for cell in [header, *cells]) for i in range(len(header))]
+    rule = "  ".join("=" * width for width in widths)
+
+    def line(cell: Sequence[str]) -> str:
+        numbers = [text.rjust(width) for text, width in zip(cell[1:], widths[1:], strict=True)]
+        return "  ".join([cell[0].ljust(widths[0]), *numbers])
+
+    return "\n".join([rule, line(header), rule, *(line(cell) for cell in cells), rule])
+
+
+def describe(best: dict[str, dict[str, float]], number: int, repeats: int, rounds: int) -> str:
+    """The settings of this run and the baselines of the two child processes."""
+    return (
+        f"{number} calls per timing, the least of {repeats} timings x {rounds} rounds;"
+        f" Python {sys.version.split()[0]}\n"
+        f"delta: against {ALL_OFF!r} of the same process ({best[SINGLE][ALL_OFF]:.2f} us"
+        f" single-process, {best[MULTI][ALL_OFF]:.2f} us in the multiprocess-metrics one)"
+    )
+
+
+def progress(message: str) -> None:
+    """Report progress on stderr, leaving stdout to the results."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return number
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line options."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--number", type=positive_int, help=f"calls per timing (default {DEFAULT_NUMBER})"
+    )
+    parser.add_argument(
+        "--repeats",
+        type=positive_int,
+        help=f"timings per variant in each child process (default {DEFAULT_REPEATS})",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=positive_int,
+        help=f"child processes per metrics mode (default {DEFAULT_ROUNDS})",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"a smoke run: --number {QUICK_NUMBER} --repeats {QUICK_REPEATS}"
+        f" --rounds {QUICK_ROUNDS} unless given",
+    )
+    parser.add_argument("--child", choices=(SINGLE, MULTI), help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the benchmark the command line describes."""
+    args = parse_args(argv)
+    number = args.number or (QUICK_NUMBER if args.quick else DEFAULT_NUMBER)
+    repeats = args.repeats or (QUICK_REPEATS if args.quick else DEFAULT_REPEATS)
+    if args.child:
+        sys.path.insert(0, str(TARGETS_DIR))
+        print(json.dumps(time_variants(args.child, number, repeats)))
+        return
+    rounds = args.rounds or (QUICK_ROUNDS if args.quick else DEFAULT_ROUNDS)
+    best = measure(number, repeats, rounds)
+    print(describe(best, number, repeats, rounds), end="\n\n")
+    print(format_table(best))
+
+
+if __name__ == "__main__":
+    main()
