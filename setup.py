@@ -42,7 +42,7 @@ setup(
         "requests>=2.31",
         "click>=8.1",
         "orjson>=3.9",
-        "pydantic>=2.7",
+        "pydantic>=2.12",
         "prometheus-client>=0.20",
         "swagger-ui-py>=23.9",
     ],

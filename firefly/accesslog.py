@@ -8,23 +8,28 @@ a descriptor opened with ``O_APPEND``, and lines are kept well under
 workers never interleave.
 
 :class:`RotatingFileSink` rotates the file when it grows over ``max_bytes``,
-even with several worker processes writing it, without losing a line:
+keeping ``backups`` gzipped files, without losing a line even when several
+worker processes write it:
 
 - Each thread of each process has its own descriptors of the log file and of
-  ``<path>.lock``. A writer holds a *shared* ``flock`` on the lock file while
-  it checks that its descriptor is current and writes, so writers never wait
-  for each other.
-- A rotation takes the lock *exclusively* (without waiting: if it is busy,
-  the next write tries again), renames ``<path>.N`` to ``<path>.N+1`` and
-  ``<path>`` to ``<path>.1``, and bumps a generation counter kept in the lock
-  file (memory-mapped, so checking it costs no system call). A writer that
-  sees a new generation reopens ``<path>``; as it checks under the shared
-  lock, no line is ever written to a file once it has been rotated.
-- Rotated files are then compressed by a background thread, to a temporary
-  file renamed to ``<path>.N.gz`` under the exclusive lock. The compressor
-  holds an ``flock`` on the file it compresses, so no two processes compress
-  the same file, and a file left uncompressed by a crash is picked up at the
-  next rotation. No step leaves a truncated file behind.
+  ``<path>.lock``, which holds a generation counter (memory-mapped, so that
+  reading it costs no system call). A writer holds a *shared* ``flock`` on
+  the lock file while it checks the generation, reopens ``<path>`` if it
+  changed, and writes its line; writers never wait for each other.
+- The writer that finds the file over the size rotates it: it locks the log
+  file itself (without waiting: if another writer is rotating it, it goes
+  on), renames ``<path>.N`` to ``<path>.N+1`` and ``<path>`` to
+  ``<path>.1``, creates the new ``<path>`` and bumps the generation. Writers
+  go on meanwhile; one that checked the generation just before may still
+  write its line to the renamed file.
+- A background thread then compresses the rotated file. It first takes the
+  lock file *exclusively*, for an instant: that waits for those last lines,
+  and every line after them goes to the new file, so the rotated file is
+  complete. It compresses into a temporary file, locked so that no two
+  processes compress the same file, and renames it to ``<path>.N.gz`` while
+  it holds the log file's lock, so that no rotation renumbers the files
+  meanwhile. A file left uncompressed by a worker killed half-way is
+  compressed at the next rotation.
 """
 
 from __future__ import annotations

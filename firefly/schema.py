@@ -22,6 +22,8 @@ import typing
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Union, get_args, get_origin
 
+from werkzeug.datastructures import FileStorage
+
 from .errors import ValidationError
 from .protocol import argument_error
 
@@ -66,7 +68,7 @@ class FunctionSchema:
         self.hinted = hinted
         self.files = files
         self.returns_file = returns_file
-        self.summary, self.description = split_docstring(doc)
+        self.summary, self.description = _split_docstring(doc)
         self._arguments = arguments
         self._result = result
         self._defaults = defaults
@@ -124,7 +126,7 @@ class FunctionSchema:
         try:
             validated: dict[str, Any] = self._validate(arguments)
         except self._invalid as error:
-            errors = error.errors(include_url=False, include_input=False)
+            errors = error.errors(include_url=False, include_context=False, include_input=False)
             raise self._validation_error(errors) from None
         return validated
 
@@ -160,7 +162,7 @@ class FunctionSchema:
         return ValidationError(f"{self.name}(): " + "; ".join(problems), errors=described)
 
 
-def split_docstring(doc: str) -> tuple[str, str]:
+def _split_docstring(doc: str) -> tuple[str, str]:
     """The summary (first paragraph, on one line) and the description (the rest)."""
     first, _, rest = doc.strip().partition("\n\n")
     return " ".join(first.split()), rest.strip()
@@ -184,8 +186,6 @@ def _is_file(annotation: Any) -> bool:
     cls = get_origin(annotation) or annotation
     if not isinstance(cls, type):
         return False
-    from werkzeug.datastructures import FileStorage
-
     return issubclass(cls, (typing.IO, io.IOBase, FileStorage))
 
 
@@ -242,8 +242,8 @@ def _typed_dict_adapter(
     from pydantic import ConfigDict, TypeAdapter
     from typing_extensions import TypedDict
 
-    # The functional form, because the keys are parameter names, not identifiers
-    # we could write as a class body; the cast keeps mypy from asking for a literal.
+    # The functional form, because the keys are parameter names known only at run
+    # time; typed as Any because mypy accepts that form only with a literal dict.
     make_typed_dict: Any = TypedDict
     if extra_items is None:
         typed_dict = make_typed_dict(title, fields, closed=True)

@@ -1,8 +1,10 @@
-"""Smoke test of the benchmark harness: ``benchmarks/run.py --quick`` loads every target."""
+"""Smoke tests of the benchmarks: ``run.py --quick`` loads every target, ``features.py --quick``
+times every feature."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -11,13 +13,27 @@ from pathlib import Path
 
 import pytest
 
-RUN = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+RUN = BENCHMARKS / "run.py"
+FEATURES = BENCHMARKS / "features.py"
 TIMEOUT = 90
+FEATURES_TIMEOUT = 60
 EXPECTED_ROWS = {
     (target, function)
     for target in ("raw-wsgi", "flask", "firefly-sync", "firefly-gthread")
     for function in ("square", "predict")
-} | {("firefly-cli", "square")}
+} | {(target, "square") for target in ("firefly-off", "firefly-on", "firefly-cli")}
+EXPECTED_FEATURES = {
+    "all off, request id middleware removed",
+    "all off",
+    "+ validation",
+    "+ access log (text, file)",
+    "+ access log (json, file)",
+    "+ metrics (single-process)",
+    "all on (single-process metrics)",
+    "+ metrics (multiprocess)",
+    "all on (multiprocess metrics)",
+}
 
 
 def missing_requirement() -> str | None:
@@ -59,3 +75,27 @@ def test_quick_run_reports_every_target_and_function() -> None:
     assert set(rps) == EXPECTED_ROWS, out
     assert all(value > 0 for value in rps.values()), out
     assert "rps on square" in out and "p99/p50" in out, out
+    assert "firefly-on / raw-wsgi rps on square" in out and "goal >= 0.80" in out, out
+    # the harness checked that firefly-on logged and counted every request it answered
+    for source in ("metrics", "access log"):
+        verified = rf"^firefly-on: the {source} counted \d+ requests to square .*: verified$"
+        assert re.search(verified, out, re.MULTILINE), out
+
+
+def test_quick_feature_run_times_every_variant() -> None:
+    pytest.importorskip("prometheus_client", reason="the metrics variants need prometheus-client")
+    result = subprocess.run(
+        [sys.executable, str(FEATURES), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=FEATURES_TIMEOUT,
+    )
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+
+    microseconds = {}
+    for line in result.stdout.splitlines():
+        cells = line.rsplit(maxsplit=2)
+        if len(cells) == 3 and cells[0].strip() in EXPECTED_FEATURES:
+            microseconds[cells[0].strip()] = float(cells[1])
+    assert set(microseconds) == EXPECTED_FEATURES, result.stdout
+    assert all(value > 0 for value in microseconds.values()), result.stdout
