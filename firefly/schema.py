@@ -127,7 +127,7 @@ class FunctionSchema:
             validated: dict[str, Any] = self._validate(arguments)
         except self._invalid as error:
             errors = error.errors(include_url=False, include_context=False, include_input=False)
-            raise self._validation_error(errors) from None
+            raise self._validation_error(errors, arguments) from None
         return validated
 
     def arguments_json_schema(self, ref_template: str = DEFAULT_REF_TEMPLATE) -> dict[str, Any]:
@@ -153,8 +153,8 @@ class FunctionSchema:
         """Whether a parameter is annotated as a file (sent as multipart/form-data)."""
         return bool(self.files)
 
-    def _validation_error(self, errors: list[Any]) -> ValidationError:
-        described = [_describe_error(error) for error in errors]
+    def _validation_error(self, errors: list[Any], arguments: dict[str, Any]) -> ValidationError:
+        described = _merge_alternatives([_describe_error(error, arguments) for error in errors])
         problems = [_problem(error) for error in described]
         if len(problems) > MAX_PROBLEMS_IN_MESSAGE:
             more = len(problems) - MAX_PROBLEMS_IN_MESSAGE
@@ -282,12 +282,47 @@ def _result_adapter(annotation: Any) -> TypeAdapter[Any] | None:
     return adapter
 
 
-def _describe_error(error: Any) -> dict[str, Any]:
+def _describe_error(error: Any, arguments: dict[str, Any]) -> dict[str, Any]:
     """One pydantic error as ``{"argument", "location", "message", "type"}``."""
-    location = error["loc"]
+    location = _input_location(error["loc"], arguments, missing=error["type"] == "missing")
     return argument_error(
         location[0] if location else None, error["msg"], error["type"], location[1:]
     )
+
+
+def _input_location(
+    location: tuple[Any, ...], arguments: dict[str, Any], missing: bool
+) -> list[Any]:
+    """The steps of pydantic's ``loc`` that are keys and indexes of the input.
+
+    For a union (``int | float``) pydantic adds the name of each member it
+    tried (``"int"``, ``"constrained-float"``); those name no place in the
+    input, so they are left out. The last step of a ``missing`` error is the
+    absent key, and is kept.
+    """
+    steps: list[Any] = []
+    value: Any = arguments
+    for index, step in enumerate(location):
+        if isinstance(value, dict) and step in value:
+            value = value[step]
+        elif isinstance(value, list) and isinstance(step, int) and -len(value) <= step < len(value):
+            value = value[step]
+        elif not (missing and index == len(location) - 1):
+            continue
+        steps.append(step)
+    return steps
+
+
+def _merge_alternatives(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One error per place: the members of a union that all failed become "A or B"."""
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for error in errors:
+        place = (error["argument"], *error["location"])
+        if place in merged:
+            merged[place]["message"] += f", or {error['message'][0].lower()}{error['message'][1:]}"
+        else:
+            merged[place] = dict(error)
+    return list(merged.values())
 
 
 def _problem(error: dict[str, Any]) -> str:

@@ -79,7 +79,6 @@ class FireflyApplication(BaseApplication):
             "when_ready": announce,
             "post_worker_init": self.worker_started,
             "child_exit": lambda server, worker: worker_exited(worker.pid),
-            "on_exit": lambda server: self.remove_metrics_directory(),
         }
         if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 25
             settings["control_socket_disable"] = True  # one per user would clash between servers
@@ -88,6 +87,15 @@ class FireflyApplication(BaseApplication):
 
     def load(self) -> Firefly:
         return self.application or build_app(self.firefly_config)
+
+    def run(self) -> None:
+        """Serve until stopped; the metrics directory goes when the server does, even on failure."""
+        server_pid = os.getpid()
+        try:
+            super().run()
+        finally:
+            if os.getpid() == server_pid:  # workers, forked inside run(), unwind through here too
+                self.remove_metrics_directory()
 
     def worker_started(self, worker: Any) -> None:
         """In a new worker: assemble the app and start its warm-up; drain on SIGTERM."""

@@ -89,7 +89,7 @@ def wait_until_serving(process: subprocess.Popen[str], url: str, log_path: Path)
         try:
             requests.get(url + "-/none", timeout=1)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening, or workers booting
             time.sleep(0.05)
     raise AssertionError(f"server did not start in {START_TIMEOUT}s:\n{log_path.read_text()}")
 
