@@ -424,7 +424,7 @@ class RotatingFileSink:
                     compressed.write(chunk)
         os.fsync(temporary)
         with self._no_rotation():
-            name = self._current_name(inode)
+            name = self._current_name(inode)  # ``source`` is open: its inode is not reused
             if name is None:  # shifted past the last backup meanwhile
                 os.unlink(self._temporary(inode))
                 return
@@ -432,7 +432,7 @@ class RotatingFileSink:
             os.unlink(name)
 
     def _current_name(self, inode: int) -> str | None:
-        """The name the rotated file ``inode`` has now: later rotations may have shifted it."""
+        """The name the rotated file ``inode`` has now: later rotations may have renumbered it."""
         for number, gz in self._rotated_files():
             name = self._rotated(number, gz)
             if not gz and os.stat(name).st_ino == inode:

@@ -1,4 +1,4 @@
-"""End to end: the access log of real ``firefly`` and ``gunicorn`` servers, as docs/logging.rst shows.
+"""End to end: the access log of real ``firefly`` and ``gunicorn`` servers, as in docs/logging.rst.
 
 The servers write to stderr (which the fixtures capture in ``server.log()``)
 or to a file; the rotation tests run three workers writing one small,
@@ -16,7 +16,9 @@ import os
 import re
 import shlex
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -35,9 +37,11 @@ ROTATED = re.compile(r"access\.log\.(?P<number>\d+)\.gz")
 PROBE = "/-/none"  # the fixtures' request to see whether the server is up
 
 
-def wait_for(read_lines, count: int) -> list[str]:
-    """The lines ``read_lines()`` returns once there are ``count`` (servers write them just after
-    the response), or what there is after TIMEOUT seconds."""
+def wait_for(read_lines: Callable[[], list[Any]], count: int) -> list[Any]:
+    """``read_lines()`` once it has ``count`` lines, or after TIMEOUT seconds.
+
+    A server writes the line of a request just after sending its response.
+    """
     deadline = time.monotonic() + TIMEOUT
     while len(lines := read_lines()) < count and time.monotonic() < deadline:
         time.sleep(0.05)
