@@ -114,19 +114,26 @@ def base_environ() -> dict[str, Any]:
         builder.close()
 
 
-def timed_call(app: Callable[..., Iterable[bytes]]) -> Callable[[], Any]:
+def timed_call(app: Callable[..., Iterable[bytes]]) -> Callable[[], bytes]:
     """One request to ``app``: a fresh environ with its own body stream, answered in full."""
     environ = base_environ()
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
         return None
 
-    def call() -> Any:
+    def call() -> bytes:
+        """Answer the request as a server does: the body sent, then closed."""
         request = environ.copy()
         request["wsgi.input"] = io.BytesIO(BODY)
-        return app(request, start_response)
+        response = app(request, start_response)
+        try:
+            return b"".join(response)
+        finally:
+            close = getattr(response, "close", None)
+            if close is not None:
+                close()
 
-    body = b"".join(call())
+    body = call()
     if body != ANSWER:
         sys.exit(f"error: square answered {body!r}, expected {ANSWER!r}")
     return call

@@ -71,14 +71,13 @@ class TelemetryMiddleware:
         except BaseException:
             self._report(environ, arrived, start, 500, 0)
             raise
-        if isinstance(body, list):
-            self._report(environ, arrived, start, status_holder[0], sum(map(len, body)))
-            return body
 
-        def report_streamed(sent: int) -> None:
+        def report_sent(sent: int) -> None:
             self._report(environ, arrived, start, status_holder[0], sent)
 
-        return _CountingBody(body, report_streamed)
+        if isinstance(body, list):  # a function's answer: its size is known, no need to count
+            return _SentList(body, report_sent)
+        return _CountingBody(body, report_sent)
 
     def _report(
         self, environ: WSGIEnvironment, arrived: float, start: float, status: int, sent: int
@@ -97,6 +96,22 @@ class TelemetryMiddleware:
         )
         for finished in self.finished:
             finished(record)
+
+
+class _SentList:
+    """A response body already in memory; reports its size when the server closes it."""
+
+    __slots__ = ("body", "report")
+
+    def __init__(self, body: list[bytes], report: Callable[[int], None]):
+        self.body = body
+        self.report = report
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.body)
+
+    def close(self) -> None:
+        self.report(sum(map(len, self.body)))
 
 
 class _CountingBody:

@@ -275,8 +275,9 @@ def test_importing_firefly_metrics_leaves_prometheus_client_unimported(tmp_path)
 
 
 def test_the_app_serves_its_metrics(client):
-    assert client.post("/square", json={"n": 4}).get_json() == 16
-    assert client.post("/math/add", json={"a": 1}).get_json() == 1
+    for path, arguments, answer in (("/square", {"n": 4}, 16), ("/math/add", {"a": 1}, 1)):
+        with client.post(path, json=arguments) as call:  # closed as a server closes it
+            assert call.get_json() == answer
     response = client.get("/-/metrics")
     assert response.status_code == 200
     assert response.content_type == TEXT_FORMAT

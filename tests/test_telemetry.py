@@ -48,6 +48,8 @@ def test_a_function_call_is_recorded(observed):
     client, recorder = observed
     response = client.post("/square?x=1", json={"n": 4}, headers={"X-Request-ID": "abc-1"})
     assert response.data == b"16"
+    assert recorder.records == []  # reported once the server has sent the body and closed it
+    response.close()
     (record,) = recorder.records
     assert recorder.started == 1
     assert (record.method, record.path, record.function) == ("POST", "/square", "square")
@@ -70,7 +72,8 @@ def test_other_routes_have_no_function(observed):
 
 def test_the_exception_a_function_raised_is_recorded(observed):
     client, recorder = observed
-    assert client.post("/fail").status_code == 500
+    with client.post("/fail") as response:
+        assert response.status_code == 500
     assert (recorder.records[0].status, recorder.records[0].exception) == (500, "KeyError")
 
 
