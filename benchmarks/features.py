@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from report import positive_int, progress, simple_table
+
 HERE = Path(__file__).resolve().parent
 TARGETS_DIR = HERE / "targets"
 MULTIPROCESS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client reads it
@@ -197,14 +199,7 @@ def format_table(best: dict[str, dict[str, float]]) -> str:
         for name, microseconds in timings.items()
         if not (mode == MULTI and name == ALL_OFF)
     ]
-    widths = [max(len(cell[i]) for cell in [header, *cells]) for i in range(len(header))]
-    rule = "  ".join("=" * width for width in widths)
-
-    def line(cell: Sequence[str]) -> str:
-        numbers = [text.rjust(width) for text, width in zip(cell[1:], widths[1:], strict=True)]
-        return "  ".join([cell[0].ljust(widths[0]), *numbers])
-
-    return "\n".join([rule, line(header), rule, *(line(cell) for cell in cells), rule])
+    return simple_table(header, cells)
 
 
 def describe(best: dict[str, dict[str, float]], number: int, repeats: int, rounds: int) -> str:
@@ -215,19 +210,6 @@ def describe(best: dict[str, dict[str, float]], number: int, repeats: int, round
         f"delta: against {ALL_OFF!r} of the same process ({best[SINGLE][ALL_OFF]:.2f} us"
         f" single-process, {best[MULTI][ALL_OFF]:.2f} us in the multiprocess-metrics one)"
     )
-
-
-def progress(message: str) -> None:
-    """Report progress on stderr, leaving stdout to the results."""
-    print(message, file=sys.stderr, flush=True)
-
-
-def positive_int(text: str) -> int:
-    """An argparse type: an integer of at least 1."""
-    number = int(text)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return number
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -41,6 +41,7 @@ from typing import Any
 import joblib
 from gunicorn.config import KNOWN_SETTINGS
 from prometheus_client.parser import text_string_to_metric_families
+from report import positive_int, progress, simple_table
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
@@ -612,15 +613,7 @@ def format_table(rows: Sequence[Row]) -> str:
         + (f"{r.cpu_us:.0f}", f"{r.ratio:.2f}", f"{r.cpu_ratio:.2f}")
         for r in rows
     ]
-    widths = [max(len(cell[i]) for cell in [header, *cells]) for i in range(len(header))]
-    rule = "  ".join("=" * width for width in widths)
-
-    def line(cell: Sequence[str]) -> str:
-        names = [text.ljust(width) for text, width in zip(cell[:2], widths, strict=False)]
-        numbers = [text.rjust(width) for text, width in zip(cell[2:], widths[2:], strict=True)]
-        return "  ".join(names + numbers).rstrip()
-
-    return "\n".join([rule, line(header), rule, *(line(cell) for cell in cells), rule])
+    return simple_table(header, cells, names=2)
 
 
 def format_goals(rows: Sequence[Row], results: Results) -> str:
@@ -709,11 +702,6 @@ def cpu_model() -> str:
     return found.group(1).strip() if found else platform.processor() or "unknown"
 
 
-def progress(message: str) -> None:
-    """Report progress on stderr, leaving stdout to the results."""
-    print(message, file=sys.stderr, flush=True)
-
-
 def check_tools() -> None:
     """Exit with a clear message when wrk, taskset or the two cores are missing."""
     missing = [tool for tool in ("wrk", "taskset") if shutil.which(tool) is None]
@@ -758,14 +746,6 @@ def run(duration: int, repetitions: int, connections: int) -> None:
     print(format_table(rows), end="\n\n")
     print(format_goals(rows, results))
     print("\n".join(checks))
-
-
-def positive_int(text: str) -> int:
-    """An argparse type: an integer of at least 1."""
-    number = int(text)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return number
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
