@@ -55,82 +55,84 @@ class TelemetryMiddleware:
         self.finished = [observer.request_finished for observer in observers]
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        arrived, start = time.time(), time.perf_counter()
+        exchange = _Exchange(self.finished, environ, start_response)
         for started in self.started:
             started()
-        status_holder: list[int] = [500]
-
-        def start_response_noting_status(
-            status: str, headers: list[tuple[str, str]], exc_info: Any = None
-        ) -> Any:
-            status_holder[0] = int(status[:3])
-            return start_response(status, headers, exc_info)
-
         try:
-            body = self.app(environ, start_response_noting_status)
+            exchange.body = self.app(environ, exchange.start_response)
         except BaseException:
-            self._report(environ, arrived, start, 500, 0)
+            exchange.report(500)
             raise
-
-        def report_sent(sent: int) -> None:
-            self._report(environ, arrived, start, status_holder[0], sent)
-
-        if isinstance(body, list):  # a function's answer: its size is known, no need to count
-            return _SentList(body, report_sent)
-        return _CountingBody(body, report_sent)
-
-    def _report(
-        self, environ: WSGIEnvironment, arrived: float, start: float, status: int, sent: int
-    ) -> None:
-        record = RequestRecord(
-            time=arrived,
-            request_id=environ.get(REQUEST_ID_KEY, ""),
-            method=environ.get("REQUEST_METHOD", ""),
-            path=environ.get("PATH_INFO", ""),
-            function=environ.get(FUNCTION_KEY),
-            status=status,
-            duration=time.perf_counter() - start,
-            bytes_sent=sent,
-            client=environ.get("REMOTE_ADDR", ""),
-            exception=environ.get(EXCEPTION_KEY),
-        )
-        for finished in self.finished:
-            finished(record)
+        return exchange
 
 
-class _SentList:
-    """A response body already in memory; reports its size when the server closes it."""
+class _Exchange:
+    """One request on its way through the app: the response's status, then its body.
 
-    __slots__ = ("body", "report")
+    It is the response body the server sends: it counts the bytes and, when
+    the server closes it (after the last byte is sent), reports the request.
+    One object per request, so that the request path allocates no closures.
+    """
 
-    def __init__(self, body: list[bytes], report: Callable[[int], None]):
-        self.body = body
-        self.report = report
+    __slots__ = ("_respond", "arrived", "body", "environ", "finished", "sent", "start", "status")
 
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self.body)
-
-    def close(self) -> None:
-        self.report(sum(map(len, self.body)))
-
-
-class _CountingBody:
-    """A streamed response body that counts its bytes and reports when the server closes it."""
-
-    def __init__(self, body: Iterable[bytes], report: Callable[[int], None]):
-        self.body = body
-        self.report = report
+    def __init__(
+        self,
+        finished: list[Callable[[RequestRecord], None]],
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+    ):
+        self.arrived = time.time()
+        self.start = time.perf_counter()
+        self.finished = finished
+        self.environ = environ
+        self._respond = start_response
+        self.status = 500  # until the app starts its response
+        self.body: Iterable[bytes] = ()
         self.sent = 0
 
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Any:
+        """The ``start_response`` the app calls: notes the status and passes the call on."""
+        self.status = int(status[:3])
+        return self._respond(status, headers, exc_info)
+
     def __iter__(self) -> Iterator[bytes]:
-        for chunk in self.body:
+        body = self.body
+        if isinstance(body, list):  # a function's answer: its size is known, no need to count
+            self.sent = sum(map(len, body))
+            return iter(body)
+        return self._counted(body)
+
+    def _counted(self, body: Iterable[bytes]) -> Iterator[bytes]:
+        for chunk in body:
             self.sent += len(chunk)
             yield chunk
 
     def close(self) -> None:
+        """Close the app's body, then report the request (the server calls this once sent)."""
         try:
             close = getattr(self.body, "close", None)
             if close is not None:
                 close()
         finally:
-            self.report(self.sent)
+            self.report(self.status)
+
+    def report(self, status: int) -> None:
+        """Give the record of the finished request to the observers."""
+        environ = self.environ
+        record = RequestRecord(
+            self.arrived,
+            environ.get(REQUEST_ID_KEY, ""),
+            environ.get("REQUEST_METHOD", ""),
+            environ.get("PATH_INFO", ""),
+            environ.get(FUNCTION_KEY),
+            status,
+            time.perf_counter() - self.start,
+            self.sent,
+            environ.get("REMOTE_ADDR", ""),
+            environ.get(EXCEPTION_KEY),
+        )
+        for finished in self.finished:
+            finished(record)
