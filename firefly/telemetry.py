@@ -78,7 +78,7 @@ class _Exchange:
 
     def __init__(
         self,
-        finished: list[Callable[[RequestRecord], None]],
+        finished: Sequence[Callable[[RequestRecord], None]],
         environ: WSGIEnvironment,
         start_response: StartResponse,
     ):
