@@ -1,5 +1,5 @@
 """Smoke tests of the benchmarks: ``run.py --quick`` loads every target, ``features.py --quick``
-times every feature."""
+times every feature, ``instructions.py --quick`` counts the instructions of all off and all on."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 RUN = BENCHMARKS / "run.py"
 FEATURES = BENCHMARKS / "features.py"
+INSTRUCTIONS = BENCHMARKS / "instructions.py"
 TIMEOUT = 90
 FEATURES_TIMEOUT = 60
+INSTRUCTIONS_TIMEOUT = 240  # four Python processes under valgrind, two at a time
 EXPECTED_ROWS = {
     (target, function)
     for target in ("raw-wsgi", "flask", "firefly-sync", "firefly-gthread")
@@ -32,6 +34,11 @@ EXPECTED_FEATURES = {
     "+ metrics (single-process)",
     "all on (single-process metrics)",
     "+ metrics (multiprocess)",
+    "all on (multiprocess metrics)",
+}
+INSTRUCTION_VARIANTS = {
+    "all off",
+    "all on (single-process metrics)",
     "all on (multiprocess metrics)",
 }
 
@@ -99,3 +106,25 @@ def test_quick_feature_run_times_every_variant() -> None:
             microseconds[cells[0].strip()] = float(cells[1])
     assert set(microseconds) == EXPECTED_FEATURES, result.stdout
     assert all(value > 0 for value in microseconds.values()), result.stdout
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="counting instructions needs valgrind")
+@pytest.mark.timeout(INSTRUCTIONS_TIMEOUT + 30)
+def test_quick_instruction_count_reports_all_off_and_all_on() -> None:
+    result = subprocess.run(
+        [sys.executable, str(INSTRUCTIONS), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=INSTRUCTIONS_TIMEOUT,
+    )
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+
+    counts = {}
+    for line in result.stdout.splitlines():
+        cells = line.rsplit(maxsplit=2)
+        if len(cells) == 3 and cells[0].strip() in INSTRUCTION_VARIANTS:
+            counts[cells[0].strip()] = int(cells[1].replace(",", ""))
+    assert set(counts) == INSTRUCTION_VARIANTS, result.stdout
+    # a call runs thousands of instructions, and the features add to them
+    assert 1_000 < counts["all off"] < counts["all on (single-process metrics)"], result.stdout
+    assert counts["all off"] < counts["all on (multiprocess metrics)"], result.stdout
