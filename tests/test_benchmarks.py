@@ -89,42 +89,36 @@ def test_quick_run_reports_every_target_and_function() -> None:
         assert re.search(verified, out, re.MULTILINE), out
 
 
-def test_quick_feature_run_times_every_variant() -> None:
-    pytest.importorskip("prometheus_client", reason="the metrics variants need prometheus-client")
+def run_quick(script: Path, timeout: int) -> str:
+    """Run ``script --quick``: its output, once it has exited 0."""
     result = subprocess.run(
-        [sys.executable, str(FEATURES), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=FEATURES_TIMEOUT,
+        [sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=timeout
     )
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    return result.stdout
 
-    microseconds = {}
-    for line in result.stdout.splitlines():
+
+def first_numbers(table: str, names: set[str]) -> dict[str, float]:
+    """The first number of each row of ``table`` named in ``names`` (rows: name, number, delta)."""
+    numbers = {}
+    for line in table.splitlines():
         cells = line.rsplit(maxsplit=2)
-        if len(cells) == 3 and cells[0].strip() in EXPECTED_FEATURES:
-            microseconds[cells[0].strip()] = float(cells[1])
-    assert set(microseconds) == EXPECTED_FEATURES, result.stdout
-    assert all(value > 0 for value in microseconds.values()), result.stdout
+        if len(cells) == 3 and cells[0].strip() in names:
+            numbers[cells[0].strip()] = float(cells[1].replace(",", ""))
+    assert set(numbers) == names, table
+    return numbers
+
+
+def test_quick_feature_run_times_every_variant() -> None:
+    pytest.importorskip("prometheus_client", reason="the metrics variants need prometheus-client")
+    microseconds = first_numbers(run_quick(FEATURES, FEATURES_TIMEOUT), EXPECTED_FEATURES)
+    assert all(value > 0 for value in microseconds.values()), microseconds
 
 
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="counting instructions needs valgrind")
 @pytest.mark.timeout(INSTRUCTIONS_TIMEOUT + 30)
 def test_quick_instruction_count_reports_all_off_and_all_on() -> None:
-    result = subprocess.run(
-        [sys.executable, str(INSTRUCTIONS), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=INSTRUCTIONS_TIMEOUT,
-    )
-    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
-
-    counts = {}
-    for line in result.stdout.splitlines():
-        cells = line.rsplit(maxsplit=2)
-        if len(cells) == 3 and cells[0].strip() in INSTRUCTION_VARIANTS:
-            counts[cells[0].strip()] = int(cells[1].replace(",", ""))
-    assert set(counts) == INSTRUCTION_VARIANTS, result.stdout
+    counts = first_numbers(run_quick(INSTRUCTIONS, INSTRUCTIONS_TIMEOUT), INSTRUCTION_VARIANTS)
     # a call runs thousands of instructions, and the features add to them
-    assert 1_000 < counts["all off"] < counts["all on (single-process metrics)"], result.stdout
-    assert counts["all off"] < counts["all on (multiprocess metrics)"], result.stdout
+    assert 1_000 < counts["all off"] < counts["all on (single-process metrics)"], counts
+    assert counts["all off"] < counts["all on (multiprocess metrics)"], counts
