@@ -19,6 +19,7 @@ are taken.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -26,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import timeit
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,20 +154,36 @@ def time_variants(mode: str, number: int, repeats: int) -> dict[str, float]:
             for name, call in calls.items():
                 seconds = timeit.timeit(call, number=number)
                 best[name] = min(best[name], seconds / number * 1e6)
-        written = sum(1 for path in Path(log_dir).glob("*.log") for _ in path.open("rb"))
+        written = logged_lines(Path(log_dir))
     logged = sum(1 for variant in variants if variant.settings.get("access_log"))
     if written != logged * (number * repeats + 1):  # +1: the call that checks the answer
         sys.exit(f"error: the access logs have {written} lines, expected {logged} per call")
     return best
 
 
-def run_child(mode: str, number: int, repeats: int) -> dict[str, float]:
-    """Time the variants of ``mode`` in a fresh interpreter; its metrics mode set by its env."""
+def logged_lines(log_dir: Path) -> int:
+    """How many lines the access logs in ``log_dir`` hold, all variants together."""
+    return sum(1 for path in log_dir.glob("*.log") for _ in path.open("rb"))
+
+
+@contextlib.contextmanager
+def child_environment(mode: str) -> Iterator[dict[str, str]]:
+    """The environment of a child process timing or counting variants of metrics ``mode``.
+
+    No FIREFLY_* variable leaks in; in MULTI mode, ``PROMETHEUS_MULTIPROC_DIR`` names a
+    fresh directory, removed when the child is done.
+    """
     env = {key: value for key, value in os.environ.items() if not key.startswith("FIREFLY_")}
     env.pop(MULTIPROCESS_DIRECTORY_VARIABLE, None)
     with tempfile.TemporaryDirectory(prefix="firefly-features-metrics-") as directory:
         if mode == MULTI:
             env[MULTIPROCESS_DIRECTORY_VARIABLE] = directory
+        yield env
+
+
+def run_child(mode: str, number: int, repeats: int) -> dict[str, float]:
+    """Time the variants of ``mode`` in a fresh interpreter; its metrics mode set by its env."""
+    with child_environment(mode) as env:
         command = [sys.executable, __file__, "--child", mode]
         command += ["--number", str(number), "--repeats", str(repeats)]
         result = subprocess.run(

@@ -32,12 +32,14 @@ from pathlib import Path
 from features import (
     ALL_OFF,
     MULTI,
-    MULTIPROCESS_DIRECTORY_VARIABLE,
+    ON,
     SINGLE,
     TARGETS_DIR,
     VARIANTS,
     Variant,
     build_app,
+    child_environment,
+    logged_lines,
     timed_call,
 )
 from report import positive_int, progress, simple_table
@@ -47,7 +49,6 @@ WARMUP_CALLS = 50  # first calls fill caches (pydantic, prometheus-client): not 
 # The measured loop runs inside functools.reduce, whose C function is called nowhere else in
 # the child: callgrind counts only while it runs (the pattern fits its names in 3.10 to 3.13).
 COUNTED_FUNCTION = "functools_reduce*"
-ALL_ON = ("all on (single-process metrics)", "all on (multiprocess metrics)")
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 
 
@@ -58,7 +59,7 @@ def count_calls(variant: Variant, number: int) -> None:
         for _ in range(WARMUP_CALLS):
             call()
         functools.reduce(lambda previous, _: call(), range(number), b"")
-        written = sum(1 for path in Path(log_dir).glob("*.log") for _ in path.open("rb"))
+        written = logged_lines(Path(log_dir))
     expected = number + WARMUP_CALLS + 1 if variant.settings.get("access_log") else 0
     if written != expected:  # +1: the call that checks the answer
         sys.exit(f"error: {variant.name}: the access log has {written} lines, expected {expected}")
@@ -66,12 +67,8 @@ def count_calls(variant: Variant, number: int) -> None:
 
 def counted_instructions(variant: Variant, number: int) -> float:
     """Run ``variant``'s child under callgrind: instructions per call."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("FIREFLY_")}
-    env.pop(MULTIPROCESS_DIRECTORY_VARIABLE, None)
-    env["PYTHONHASHSEED"] = "0"
-    with tempfile.TemporaryDirectory(prefix="firefly-instructions-metrics-") as directory:
-        if variant.mode == MULTI:
-            env[MULTIPROCESS_DIRECTORY_VARIABLE] = directory
+    with child_environment(variant.mode) as env:
+        env["PYTHONHASHSEED"] = "0"
         command = [
             "valgrind",
             "--tool=callgrind",
@@ -139,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if shutil.which("valgrind") is None:
         sys.exit("error: counting instructions needs valgrind (apt-get install valgrind)")
-    variants = [v for v in VARIANTS if not args.quick or v.name in (ALL_OFF, *ALL_ON)]
+    variants = [v for v in VARIANTS if not args.quick or v.name == ALL_OFF or v.settings == ON]
     progress(f"counting {number} calls of {len(variants)} variants under callgrind")
     counts = measure(variants, number)
     print(
