@@ -61,7 +61,8 @@ class TelemetryMiddleware:
         try:
             exchange.body = self.app(environ, exchange.start_response)
         except BaseException:
-            exchange.report(500)
+            exchange.status = 500  # what the server answers to an app that raised
+            exchange.report()
             raise
         return exchange
 
@@ -117,9 +118,9 @@ class _Exchange:
             if close is not None:
                 close()
         finally:
-            self.report(self.status)
+            self.report()
 
-    def report(self, status: int) -> None:
+    def report(self) -> None:
         """Give the record of the finished request to the observers."""
         environ = self.environ
         record = RequestRecord(
@@ -128,7 +129,7 @@ class _Exchange:
             environ.get("REQUEST_METHOD", ""),
             environ.get("PATH_INFO", ""),
             environ.get(FUNCTION_KEY),
-            status,
+            self.status,
             time.perf_counter() - self.start,
             self.sent,
             environ.get("REMOTE_ADDR", ""),

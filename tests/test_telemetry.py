@@ -94,3 +94,18 @@ def test_no_observer_means_no_middleware():
         chain.append(type(stack).__name__)
         stack = getattr(stack, "app", None)
     assert "TelemetryMiddleware" not in chain
+
+
+def test_an_app_that_raises_is_recorded_as_a_500_and_the_error_goes_on():
+    recorder = Recorder()
+
+    def broken_app(environ, start_response):
+        start_response("200 OK", [])  # started, then failed: the server answers 500
+        raise RuntimeError("broken")
+
+    middleware = TelemetryMiddleware(broken_app, [recorder])
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/x", "REMOTE_ADDR": "127.0.0.1"}
+    with pytest.raises(RuntimeError, match="broken"):
+        middleware(environ, lambda status, headers, exc_info=None: None)
+    (record,) = recorder.records
+    assert (record.path, record.status, record.bytes_sent) == ("/x", 500, 0)
