@@ -22,6 +22,7 @@ TEST_REQUIRES = [
     "schemathesis>=4.0",
     "hypothesis>=6.100",
     "playwright>=1.40",
+    "docutils>=0.20",  # tests/test_docs.py checks that README.rst is valid reStructuredText
 ]
 LINT_REQUIRES = ["ruff>=0.6", "mypy>=1.10", "types-PyYAML", "types-requests"]
 DOCS_REQUIRES = ["sphinx>=7"]
@@ -41,6 +42,7 @@ setup(
         "pyyaml>=6.0",
         "requests>=2.31",
         "click>=8.1",
+        "click-default-group>=1.2.4",
         "orjson>=3.9",
         "pydantic>=2.12",
         "prometheus-client>=0.20",

@@ -81,7 +81,7 @@ def build_app(variant: Variant, log_dir: Path) -> Callable[..., Iterable[bytes]]
     from funcs import square  # the benchmark's function, from targets/ (the child's sys.path)
 
     from firefly import Firefly
-    from firefly.requestid import RequestIdMiddleware
+    from firefly.middleware.requestid import RequestIdMiddleware
 
     log = str(log_dir / f"{VARIANTS.index(variant)}.log")  # one file per app
     settings: dict[str, Any] = {

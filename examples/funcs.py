@@ -2,6 +2,7 @@
 
 Their type hints are the schema firefly checks arguments against (see
 docs/validation.rst): ``square`` takes a number, and answers 422 to anything else.
+``fail`` always raises, to show how errors are answered and counted (docs/metrics.rst).
 """
 
 import io
@@ -40,3 +41,8 @@ def repeat(
 ) -> BinaryIO:
     """Return a file holding ``text`` repeated ``times`` times."""
     return io.BytesIO((text * times).encode())
+
+
+def fail(message: str = "boom") -> None:
+    """Always raise ``ValueError(message)``: the caller gets a 500, and the metrics count it."""
+    raise ValueError(message)

@@ -1,12 +1,16 @@
 """Firefly: serve Python functions and machine-learning models as web APIs.
 
 The public surface: :class:`Firefly` builds an app in code, :class:`Client`
-calls one, and every error is a :class:`FireflyError`.
+calls one, and every error is a :class:`FireflyError`. ``Firefly`` and
+``create_app`` are imported on first use, so that ``import firefly`` for the
+client loads neither Flask nor gunicorn.
 """
 
-import logging
+from __future__ import annotations
 
-from .app import Firefly, create_app
+import logging
+from typing import TYPE_CHECKING, Any
+
 from .client import Client, RemoteFunction
 from .errors import (
     AuthenticationError,
@@ -27,7 +31,22 @@ from .errors import (
 )
 from .version import __version__
 
+if TYPE_CHECKING:
+    from .app import Firefly, create_app
+
 logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+_LAZY = {"Firefly", "create_app"}  # from firefly.app, which imports Flask
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from . import app
+
+        value = globals()[name] = getattr(app, name)
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AuthenticationError",

@@ -4,63 +4,80 @@
 work as in any Flask app. Function calls do not go through Flask's dispatch:
 :meth:`Firefly.wsgi_app` sends them to the :mod:`firefly.dispatch` endpoints,
 and every other request (index, health checks, OpenAPI, docs, metrics, user
-routes) to Flask. The middleware (request id, telemetry, CORS, token) is
-assembled once, when the first request arrives or :meth:`Firefly.prepare` is
-called; from then on the app is locked and adding functions raises an error.
+routes) to Flask.
+
+This module is where the features (:mod:`firefly.features`) are chosen from
+the settings and assembled, once, when the first request arrives or
+:meth:`Firefly.prepare` is called: each function's call pipeline, the
+middleware (request id, telemetry, CORS, token), the features' start hooks.
+From then on the app is locked and adding functions raises an error.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
+import atexit
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import flask
-from flask.sansio.scaffold import setupmethod
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 from werkzeug.sansio.response import Response
 
-from . import health
-from .accesslog import AccessLog, open_sink
-from .auth import TokenAuthMiddleware
-from .config import Config, parse_origins
-from .cors import CorsMiddleware
+from .config import Config, FunctionOptions, with_settings
 from .dispatch import FunctionDispatcher, FunctionEndpoint
-from .docspage import ASSETS_PREFIX, DOCS_PATH, docs_blueprint
 from .encoding import FireflyJSONProvider
-from .errors import ConfigError, ServiceUnavailableError, error_for_status
-from .metrics import Metrics
-from .openapi import openapi_document
-from .protocol import JSON_CONTENT_TYPE, encode_error, too_large_error
+from .errors import ConfigError, error_for_status
+from .features import Feature, Route, Service, build_invoke, public_routes
+from .logs import ensure_firefly_handler
+from .middleware.auth import TokenAuthMiddleware
+from .middleware.cors import CorsMiddleware
+from .middleware.requestid import RequestIdMiddleware
+from .protocol import too_large_error
 from .registry import FunctionSpec, Registry
-from .requestid import RequestIdMiddleware
-from .telemetry import RequestObserver, TelemetryMiddleware
-from .version import __version__
+from .responses import JSON_CONTENT_TYPE, encode_error
+from .routes.docs import DocsFeature
+from .routes.health import Health, HealthFeature
+from .routes.index import IndexFeature
+from .telemetry.accesslog import AccessLogFeature
+from .telemetry.metrics import Metrics, MetricsFeature
+from .telemetry.observer import RequestObserver, TelemetryMiddleware
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-OPENAPI_PATH = "/openapi.json"
-METRICS_PATH = "/-/metrics"
-RESERVED_PATHS = ("/", *health.PATHS, OPENAPI_PATH, DOCS_PATH, METRICS_PATH)
+
+def enabled_features(settings: Config) -> tuple[Feature, ...]:
+    """The features ``settings`` switch on, in the order they wrap calls and observe requests."""
+    features: list[Feature] = [IndexFeature(settings), HealthFeature(settings)]
+    if settings.docs:
+        features.append(DocsFeature(settings))
+    if settings.access_log:
+        features.append(AccessLogFeature(settings))
+    if settings.metrics:
+        features.append(MetricsFeature(settings))
+    return tuple(features)
 
 
 class Firefly(flask.Flask):
     """A WSGI application serving Python functions at ``POST /<name>``.
 
-    :param auth_token: token every request must carry (``Authorization: Token ...``).
-    :param allowed_origins: origins allowed to call it from a browser (CORS);
-        a comma-separated string or a list, ``"*"`` for any.
+    :param auth_token: token every request must carry (``Authorization: Token ...``);
+        the ``token`` setting under the name the original firefly gave it.
+    :param allowed_origins: origins allowed to call it from a browser (CORS),
+        a comma-separated string or a list, ``"*"`` for any; the ``allow_origins`` setting.
     :param max_content_length: largest request body accepted, in bytes.
     :param import_name: passed to :class:`flask.Flask`.
     :param settings: a :class:`~firefly.config.Config` to take the other
         settings from (validation, docs, metrics, access log, ...).
     :param options: settings by name, over those of ``settings``, e.g.
-        ``Firefly(metrics=False, title="Iris")``.
+        ``Firefly(metrics=False, title="Iris")``; each is checked by the same
+        parser as in a config file.
+    :raises TypeError: an unknown setting.
+    :raises ConfigError: a value the setting does not accept.
     """
 
     json_provider_class = FireflyJSONProvider
@@ -76,30 +93,42 @@ class Firefly(flask.Flask):
         **options: Any,
     ):
         super().__init__(import_name)
-        unknown = options.keys() - {field.name for field in dataclasses.fields(Config)}
-        if unknown:
-            raise TypeError(f"Firefly() got an unknown setting {sorted(unknown)[0]!r}")
-        self.settings = dataclasses.replace(settings or Config(), **options)
-        self.auth_token = auth_token if auth_token is not None else self.settings.token
-        self.allowed_origins = (
-            parse_origins(allowed_origins) if allowed_origins else self.settings.allow_origins
-        )
-        self.max_content_length = max_content_length or self.settings.max_content_length
+        for keyword, name, value in (
+            ("auth_token", "token", auth_token),
+            ("allowed_origins", "allow_origins", allowed_origins),
+        ):
+            if value is not None:
+                if options.get(name) is not None:
+                    raise TypeError(f"Firefly() got both {keyword!r} and {name!r}: give one")
+                options[name] = value
+        if max_content_length is not None:
+            options["max_content_length"] = max_content_length
+        self.settings = with_settings(settings or Config(), options, "Firefly()")
+        self.config["MAX_CONTENT_LENGTH"] = self.settings.max_content_length
         self.registry = Registry()
-        self.health = health.Health()
-        self.metrics: Metrics | None = None
-        self._openapi: dict[str, Any] | None = None
+        self.features: tuple[Feature, ...] = ()
+        self.routes: tuple[Route, ...] = ()
         self._stack: WSGIApplication | None = None
         self._stack_lock = threading.Lock()
-        self.add_url_rule("/", "index", self.index, methods=["GET"])
-        self.add_url_rule(health.ALIVE_PATH, "alive", self.alive, methods=["GET"])
-        self.add_url_rule(health.READY_PATH, "ready", self.ready, methods=["GET"])
-        if self.settings.docs:
-            self.add_url_rule(OPENAPI_PATH, "openapi", self.openapi, methods=["GET"])
-            self.register_blueprint(docs_blueprint())
-        if self.settings.metrics:
-            self.add_url_rule(METRICS_PATH, "metrics", self.serve_metrics, methods=["GET"])
+        self._stopped = False
+        for feature in enabled_features(self.settings):
+            self.add_feature(feature)
         self.register_error_handler(HTTPException, self.http_error)
+
+    @property
+    def auth_token(self) -> str | None:
+        """The token every request must carry (the ``token`` setting)."""
+        return self.settings.token
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        """The origins allowed to call from a browser (the ``allow_origins`` setting)."""
+        return self.settings.allow_origins
+
+    @property
+    def max_content_length(self) -> int:
+        """Largest request body accepted, in bytes (the ``max_content_length`` setting)."""
+        return self.settings.max_content_length
 
     @property
     def title(self) -> str:
@@ -117,25 +146,15 @@ class Firefly(flask.Flask):
         return self.settings.description
 
     @property
-    def public_paths(self) -> frozenset[str]:
-        """Paths that need no token even when one is set (health, docs, metrics: by settings)."""
-        settings, paths = self.settings, set[str]()
-        if not settings.token_for_health:
-            paths.update(health.PATHS)
-        if settings.docs and not settings.token_for_docs:
-            paths.update((OPENAPI_PATH, DOCS_PATH))
-        if settings.metrics and not settings.token_for_metrics:
-            paths.add(METRICS_PATH)
-        return frozenset(paths)
+    def health(self) -> Health:
+        """The readiness of this worker (``/-/ready``)."""
+        return next(f.health for f in self.features if isinstance(f, HealthFeature))
 
     @property
-    def max_content_length(self) -> int:
-        """Largest request body accepted, in bytes: Flask's ``MAX_CONTENT_LENGTH``."""
-        return int(self.config["MAX_CONTENT_LENGTH"])
-
-    @max_content_length.setter
-    def max_content_length(self, value: int) -> None:
-        self.config["MAX_CONTENT_LENGTH"] = value
+    def metrics(self) -> Metrics | None:
+        """The request metrics, once the app is assembled with metrics on; else None."""
+        feature = next((f for f in self.features if isinstance(f, MetricsFeature)), None)
+        return feature.metrics if feature is not None else None
 
     @overload
     def function(self, func: F) -> F: ...
@@ -153,7 +172,11 @@ class Firefly(flask.Flask):
         path: str | None = None,
         **options: Any,
     ) -> F | Callable[[F], F]:
-        """Serve the decorated function: ``@app.function`` or ``@app.function(name=, path=)``."""
+        """Serve the decorated function: ``@app.function`` or ``@app.function(name=, path=, ...)``.
+
+        ``options`` are the per-function options of
+        :class:`~firefly.config.FunctionOptions` (``validate``, ``warmup``).
+        """
 
         def register(func: F) -> F:
             self.add_route(path, func, name, **options)
@@ -161,7 +184,6 @@ class Firefly(flask.Flask):
 
         return register(func) if func is not None else register
 
-    @setupmethod
     def add_route(
         self,
         path: str | None,
@@ -170,61 +192,47 @@ class Firefly(flask.Flask):
         **options: Any,
     ) -> None:
         """Serve ``function`` at ``path`` (default ``/<name>``) as ``name`` (its ``__name__``)."""
-        self.add_function(FunctionSpec.create(function, name=name, path=path, **options))
+        where = f"function {name or getattr(function, '__name__', function)!r}"
+        spec = FunctionSpec.create(
+            function, name=name, path=path, options=FunctionOptions.parse(options, where)
+        )
+        self.add_function(spec)
 
-    @setupmethod
+    def add_feature(self, feature: Feature) -> None:
+        """Switch on a :class:`~firefly.features.Feature` besides those the settings choose.
+
+        Its routes are added at once; its wrapper, observer and hooks take
+        effect when the app is assembled. Features added later wrap outside
+        the earlier ones.
+        """
+        self._check_setup("add_feature", type(feature).__name__)
+        routes = tuple(feature.routes())
+        for route in routes:
+            for spec in self.registry:
+                if route.covers(spec.path):
+                    raise ConfigError(f"route {route.rule!r} would hide function {spec.name!r}")
+            self.add_url_rule(route.rule, route.endpoint, route.view, methods=list(route.methods))
+        self.features += (feature,)
+        self.routes += routes
+
     def add_function(self, spec: FunctionSpec) -> None:
         """Serve a function already described by a :class:`FunctionSpec`."""
-        if spec.path in RESERVED_PATHS:
-            raise ConfigError(f"path {spec.path!r} of function {spec.name!r} is reserved")
+        self._check_setup("add_function", repr(spec.name))
+        for route in self.routes:
+            if route.covers(spec.path):
+                raise ConfigError(
+                    f"path {spec.path!r} of function {spec.name!r} is reserved for {route.rule!r}"
+                )
         self.registry.add(spec)
 
-    def index(self) -> Response:
-        """``GET /``: the app, its version and its functions (the Client reads this).
-
-        A browser (which prefers HTML to JSON) is sent to the docs page instead.
-        """
-        if self.settings.docs and _prefers_html(flask.request):
-            return flask.redirect(flask.request.script_root + DOCS_PATH)
-        functions = {spec.name: spec.describe() for spec in self.registry}
-        return self.json.response(
-            {"app": "firefly", "version": __version__, "functions": functions}
-        )
-
-    def alive(self) -> Response:
-        """``GET /-/alive``: 200 while the process serves."""
-        return self.json.response({"status": "alive", **self._health_details()})
-
-    def ready(self) -> Response:
-        """``GET /-/ready``: 200 once warmed up, 503 before and while shutting down."""
-        status = self.health.status.value
-        if self.health.ready:
-            return self.json.response({"status": status, **self._health_details()})
-        error = ServiceUnavailableError(
-            f"not ready: {status}", status=status, **self._health_details()
-        )
-        body = encode_error(flask.request.environ, error)
-        return self.response_class(body, 503, mimetype=JSON_CONTENT_TYPE)
-
-    def _health_details(self) -> dict[str, Any]:
-        return {
-            "app": self.title,
-            "version": self.api_version,
-            "firefly_version": __version__,
-            "functions": [spec.name for spec in self.registry],
-        }
-
-    def openapi(self) -> Response:
-        """``GET /openapi.json``: the OpenAPI 3.1 document, built once."""
-        if self._openapi is None:
-            self._openapi = openapi_document(self)
-        return self.json.response(self._openapi)
-
-    def serve_metrics(self) -> Response:
-        """``GET /-/metrics``: Prometheus metrics."""
-        assert self.metrics is not None  # made when the stack is assembled, before any request
-        body, content_type = self.metrics.render(flask.request.headers.get("Accept"))
-        return self.response_class(body, 200, content_type=content_type)
+    def _check_setup(self, method: str, what: str) -> None:
+        """Refuse to change what is served once serving, as Flask's setup methods do."""
+        if self._stack is not None:
+            raise AssertionError(
+                f"The setup method {method!r} can no longer be called on the application:"
+                f" it is already serving, so {what} would never take effect."
+                " Set the app up before its first request."
+            )
 
     def http_error(self, error: HTTPException) -> Response:
         """Answer Flask's HTTP errors in firefly's JSON error format."""
@@ -253,7 +261,7 @@ class Firefly(flask.Flask):
         return stack(environ, start_response)
 
     def prepare(self) -> WSGIApplication:
-        """Assemble the middleware and start the warm-up, once per process; locks the app.
+        """Assemble the app and start its features, once per process; locks the app.
 
         Runs on the first request, or earlier when the server calls it (the
         ``firefly`` command does, in each worker), so warm-up starts at once.
@@ -261,66 +269,76 @@ class Firefly(flask.Flask):
         with self._stack_lock:  # threads may race to the first request
             return self._stack or self._assemble()
 
+    def shutdown(self) -> None:
+        """Stop the features (flush what they hold), once; the server calls it as a worker exits."""
+        with self._stack_lock:
+            if self._stack is None or self._stopped:
+                return
+            self._stopped = True
+        for feature in reversed(self.features):
+            feature.stop()
+
     def _assemble(self) -> WSGIApplication:
-        self._got_first_request = True
         settings = self.settings
         endpoints = {
             spec.path: FunctionEndpoint(
-                spec, self.max_content_length, spec.options.get("validate", settings.validate)
+                spec,
+                settings.max_content_length,
+                settings.validate if spec.options.validate is None else spec.options.validate,
+                build_invoke(spec, self.features),
             )
             for spec in self.registry
         }
-        app: WSGIApplication = FunctionDispatcher(endpoints, super().wsgi_app)
-        if self.auth_token:
-            assets = ASSETS_PREFIX if settings.docs else None
-            app = TokenAuthMiddleware(app, self.auth_token, self.public_paths, assets)
-        if self.allowed_origins:
-            app = CorsMiddleware(app, self.allowed_origins)
-        observers = self._observers()
+        service = Service(
+            functions=tuple(endpoints.values()),
+            routes=self.routes,
+            schemas={name: s for feature in self.features for name, s in feature.schemas.items()},
+            secured=bool(settings.token),
+        )
+        ensure_firefly_handler()
+        for feature in self.features:
+            feature.start(service)
+        observers = [
+            observer for feature in self.features if (observer := feature.observer()) is not None
+        ]
+        self._stack = self._middleware(FunctionDispatcher(endpoints, super().wsgi_app), observers)
+        _shutdown_at_exit(self)
+        return self._stack
+
+    def _middleware(
+        self, app: WSGIApplication, observers: Sequence[RequestObserver]
+    ) -> WSGIApplication:
+        """``app`` inside the middleware the settings switch on, the request id outermost."""
+        settings = self.settings
+        if settings.token:
+            public_paths, public_prefixes = public_routes(self.routes)
+            app = TokenAuthMiddleware(app, settings.token, public_paths, public_prefixes)
+        if settings.allow_origins:
+            app = CorsMiddleware(app, settings.allow_origins)
         if observers:
             app = TelemetryMiddleware(app, observers)
-        app = RequestIdMiddleware(app)
-        self._stack = app
-        self.health.start(_warmups(endpoints.values()))
-        return app
-
-    def _observers(self) -> list[RequestObserver]:
-        settings = self.settings
-        observers: list[RequestObserver] = []
-        if settings.access_log:
-            sink = open_sink(
-                settings.access_log, settings.access_log_max_bytes, settings.access_log_backups
-            )
-            observers.append(AccessLog(sink, json_lines=settings.access_log_format == "json"))
-        if settings.metrics:
-            self.metrics = Metrics(spec.name for spec in self.registry)
-            observers.append(self.metrics)
-        return observers
+        return RequestIdMiddleware(app)
 
 
-def _prefers_html(request: flask.Request) -> bool:
-    return request.accept_mimetypes.best_match([JSON_CONTENT_TYPE, "text/html"]) == "text/html"
+def _shutdown_at_exit(app: Firefly) -> None:
+    """Stop ``app``'s features when the process exits, unless the app is gone by then."""
+    reference = weakref.ref(app)
 
+    def shutdown() -> None:
+        alive = reference()
+        if alive is not None:
+            alive.shutdown()
 
-def _warmups(endpoints: Iterable[FunctionEndpoint]) -> list[tuple[str, Callable[[], Any]]]:
-    """One call per function that has ``warmup`` arguments, validated like a request's."""
-    return [
-        (endpoint.name, functools.partial(endpoint.call, endpoint.spec.options["warmup"]))
-        for endpoint in endpoints
-        if endpoint.spec.options.get("warmup") is not None
-    ]
+    atexit.register(shutdown)
 
 
 def create_app(config: Config) -> Firefly:
     """Build the app a :class:`~firefly.config.Config` describes, importing its functions."""
     app = Firefly(settings=config)
     for function in config.functions:
-        options = {
-            name: value
-            for name, value in (("validate", function.validate), ("warmup", function.warmup))
-            if value is not None
-        }
         app.add_function(
-            FunctionSpec.load(function.function, name=function.name, path=function.path, **options)
+            FunctionSpec.load(
+                function.function, name=function.name, path=function.path, options=function.options
+            )
         )
     return app

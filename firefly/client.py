@@ -19,6 +19,7 @@ from typing import Any
 import requests
 
 from .errors import ConnectError, FireflyError, RequestTimeoutError, error_for_status
+from .files import is_file
 
 DEFAULT_TIMEOUT = 60.0
 FILE_CONTENT_TYPE = "application/octet-stream"
@@ -88,7 +89,7 @@ class Client:
         function that returns a file gives back a file-like object to read.
         """
         path = self.functions().get(name, {}).get("path", f"/{name}")
-        files = {key: value for key, value in arguments.items() if _is_file(value)}
+        files = {key: value for key, value in arguments.items() if is_file(value)}
         if files:
             fields = {
                 key: _form_value(value) for key, value in arguments.items() if key not in files
@@ -136,20 +137,28 @@ class RemoteFunction:
     def __call__(self, *args: Any, **arguments: Any) -> Any:
         if args:
             raise FireflyError(
-                f"{self.__name__}() takes named arguments only, e.g. {self.__name__}(n=4)"
+                f"{self.__name__}() takes named arguments only, e.g. {self._example(args)}"
             )
         return self.client.call(self.__name__, **arguments)
 
     def __repr__(self) -> str:
         return f"<RemoteFunction {self.__name__!r} of {self.client!r}>"
 
+    def _example(self, args: tuple[Any, ...]) -> str:
+        """The call with ``args`` given by name, from the parameters the server lists (cached)."""
+        try:
+            parameters = self.client.functions().get(self.__name__, {}).get("parameters", [])
+        except FireflyError:  # the hint must not hide the mistake behind a network error
+            parameters = []
+        names = [parameter["name"] for parameter in parameters]
+        if len(names) < len(args):
+            names += [f"name{index}" for index in range(len(names) + 1, len(args) + 1)]
+        given = ", ".join(f"{name}={value!r}" for name, value in zip(names, args, strict=False))
+        return f"{self.__name__}({given})"
+
     @property
     def __doc__(self) -> str:  # type: ignore[override]
         return str(self.client.functions().get(self.__name__, {}).get("doc") or "")
-
-
-def _is_file(value: Any) -> bool:
-    return hasattr(value, "read") and callable(value.read)
 
 
 def _form_value(value: Any) -> str:

@@ -2,8 +2,9 @@
 
 :class:`FunctionDispatcher` looks the request path up in a dict built at
 start-up. A function's path goes to its :class:`FunctionEndpoint`, which
-reads the body once, checks the arguments, calls the function and encodes
-the result once; every other path falls through to Flask. Function calls
+reads the body once, checks the arguments, calls the function's ``invoke``
+(the call pipeline, :func:`firefly.features.build_invoke`) and encodes the
+result once; every other path falls through to Flask. Function calls
 therefore skip Flask's request context, ``before_request``/``after_request``
 hooks and error handlers (docs/python.rst says which hooks see what).
 """
@@ -16,19 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from .encoding import dumps
 from .errors import HTTPError, MethodNotAllowedError, RemoteError
-from .protocol import (
-    EXCEPTION_KEY,
-    FUNCTION_KEY,
-    REQUEST_ID_KEY,
-    STATUS_LINES,
-    ArgumentChecker,
-    error_response,
-    file_response,
-    is_file,
-    json_response,
-    read_arguments,
-)
+from .features import Invoke
+from .files import is_file
+from .protocol import EXCEPTION_KEY, FUNCTION_KEY, REQUEST_ID_KEY, ArgumentChecker, read_arguments
 from .registry import FunctionSpec
+from .responses import STATUS_LINES, error_response, file_response, json_response
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -43,13 +36,21 @@ class FunctionEndpoint:
 
     With ``validate`` on, a function with type hints gets its arguments
     checked and coerced by its :class:`~firefly.schema.FunctionSchema`;
-    otherwise only their names are checked against the signature.
+    otherwise only their names are checked against the signature. The
+    arguments then go to ``invoke``: the function itself, or the features
+    switched on for it wrapped around it.
     """
 
-    def __init__(self, spec: FunctionSpec, max_content_length: int, validate: bool = True):
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        max_content_length: int,
+        validate: bool = True,
+        invoke: Invoke | None = None,
+    ):
         self.spec = spec
         self.name = spec.name
-        self.function = spec.func
+        self.invoke = invoke or spec.func
         self.max_content_length = max_content_length
         if validate and spec.schema.hinted:
             self.validate = spec.schema.validate
@@ -66,7 +67,7 @@ class FunctionEndpoint:
         except HTTPError as error:
             return error_response(environ, start_response, error)
         try:
-            result = self.function(**arguments)
+            result = self.invoke(**arguments)
         except HTTPError as error:  # raised on purpose: its status is the answer
             environ[EXCEPTION_KEY] = type(error).__name__
             return error_response(environ, start_response, error)
@@ -81,8 +82,8 @@ class FunctionEndpoint:
         return json_response(start_response, 200, body)
 
     def call(self, arguments: dict[str, Any]) -> Any:
-        """Call the function as a request would, arguments validated (warm-up calls)."""
-        return self.function(**self.validate(dict(arguments)))
+        """Call the function as a request would: arguments checked, then invoked (warm-up calls)."""
+        return self.invoke(**self.validate(dict(arguments)))
 
     def _answer_other_method(
         self, environ: WSGIEnvironment, start_response: StartResponse, method: str

@@ -21,6 +21,33 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+def firefly_handler() -> logging.Handler:
+    """A handler writing lines to stderr in firefly's format, with their request id."""
+    handler = logging.StreamHandler()
+    handler.set_name(HANDLER_NAME)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT, TIME_FORMAT))
+    handler.addFilter(RequestIdFilter())
+    return handler
+
+
+def ensure_firefly_handler() -> None:
+    """Make sure firefly's own error lines (a failing function's traceback) reach stderr.
+
+    Called when an app starts serving. When nothing would write the lines of the
+    ``firefly`` logger (no handler on it or its parents but a ``NullHandler``), as
+    with a ``Firefly`` app served by plain gunicorn, it gets firefly's handler, as
+    Flask gives its app logger a default handler. An application that has set up
+    logging keeps its own.
+    """
+    logger = logging.getLogger("firefly")
+    current: logging.Logger | None = logger
+    while current is not None:
+        if any(not isinstance(handler, logging.NullHandler) for handler in current.handlers):
+            return
+        current = current.parent if current.propagate else None
+    logger.addHandler(firefly_handler())
+
+
 def configure_logging() -> None:
     """Send log lines (firefly's and the served functions') to stderr with their request id.
 
@@ -30,10 +57,6 @@ def configure_logging() -> None:
     root = logging.getLogger()
     if any(handler.get_name() == HANDLER_NAME for handler in root.handlers):
         return
-    handler = logging.StreamHandler()
-    handler.set_name(HANDLER_NAME)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT, TIME_FORMAT))
-    handler.addFilter(RequestIdFilter())
-    root.addHandler(handler)
+    root.addHandler(firefly_handler())
     if root.getEffectiveLevel() > logging.INFO:
         root.setLevel(logging.INFO)

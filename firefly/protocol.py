@@ -1,7 +1,8 @@
-"""The wire protocol of a function call: decode the body, check the arguments, encode responses.
+"""The request side of a function call: read the body once, decode it, check the arguments.
 
-Everything here works on the WSGI environ and ``start_response`` directly,
-so a function call costs no more than it must (see docs/performance.rst).
+Everything here works on the WSGI environ directly, so a function call costs
+no more than it must (see docs/performance.rst); :mod:`firefly.responses` is
+the other side.
 """
 
 from __future__ import annotations
@@ -9,27 +10,20 @@ from __future__ import annotations
 import inspect
 from collections.abc import Iterable
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request
-from werkzeug.wsgi import wrap_file
 
-from .encoding import JSONDecodeError, dumps, loads
-from .errors import BadRequestError, HTTPError, PayloadTooLargeError, ValidationError
+from .encoding import JSONDecodeError, loads
+from .errors import BadRequestError, PayloadTooLargeError, ValidationError
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+    from _typeshed.wsgi import WSGIEnvironment
 
 REQUEST_ID_KEY = "firefly.request_id"
 FUNCTION_KEY = "firefly.function"  # environ key: name of the function a request calls
 EXCEPTION_KEY = "firefly.exception"  # environ key: class name of the exception it raised
-JSON_CONTENT_TYPE = "application/json"
-FILE_CONTENT_TYPE = "application/octet-stream"
-STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
-
-Headers = list[tuple[str, str]]
 
 
 def read_arguments(environ: WSGIEnvironment, max_content_length: int) -> dict[str, Any]:
@@ -150,59 +144,3 @@ def argument_error(
 ) -> dict[str, Any]:
     """One entry of a 422 body's ``errors``: the argument, where inside it, and what is wrong."""
     return {"argument": argument, "location": list(location), "message": message, "type": kind}
-
-
-def adding_headers(start_response: StartResponse, extra: Headers) -> StartResponse:
-    """``start_response`` that appends ``extra`` to every response's headers."""
-
-    def start_response_with_extra(status: str, headers: Headers, exc_info: Any = None) -> Any:
-        headers.extend(extra)
-        return start_response(status, headers, exc_info)
-
-    return start_response_with_extra
-
-
-def json_response(
-    start_response: StartResponse, status: int, body: bytes, headers: Headers | None = None
-) -> list[bytes]:
-    """Send an encoded JSON body."""
-    response_headers = [
-        ("Content-Type", JSON_CONTENT_TYPE),
-        ("Content-Length", str(len(body))),
-    ]
-    if headers:
-        response_headers += headers
-    start_response(STATUS_LINES.get(status) or f"{status} Error", response_headers)
-    return [body]
-
-
-def error_response(
-    environ: WSGIEnvironment,
-    start_response: StartResponse,
-    error: HTTPError,
-    headers: Headers | None = None,
-) -> list[bytes]:
-    """Send ``error`` as ``{"error": message, ..., "request_id": ...}``."""
-    return json_response(start_response, error.status_code, encode_error(environ, error), headers)
-
-
-def encode_error(environ: WSGIEnvironment, error: HTTPError) -> bytes:
-    """The JSON body of an error response, with the request id when there is one."""
-    body = error.to_dict()
-    request_id = environ.get(REQUEST_ID_KEY)
-    if request_id:
-        body["request_id"] = request_id
-    return dumps(body)
-
-
-def file_response(
-    environ: WSGIEnvironment, start_response: StartResponse, file: Any
-) -> Iterable[bytes]:
-    """Stream a file object the function returned; the server closes it when done."""
-    start_response(STATUS_LINES[200], [("Content-Type", FILE_CONTENT_TYPE)])
-    return wrap_file(environ, file)
-
-
-def is_file(value: Any) -> bool:
-    """Whether a function's result is a file object to stream."""
-    return hasattr(value, "read") and callable(value.read)

@@ -7,28 +7,22 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .config.options import FunctionOptions
 from .errors import ConfigError
 from .loader import load_function
 from .schema import FunctionSchema
 
-OPTIONS = ("validate", "warmup")
-
 
 @dataclass(frozen=True)
 class FunctionSpec:
-    """A function served at ``path`` under ``name``, with what is known of it at start-up.
-
-    ``options``: ``validate`` (bool: check arguments against the type hints;
-    unset follows the app's ``validate`` setting) and ``warmup`` (keyword
-    arguments of one call made before the app reports ready).
-    """
+    """A function served at ``path`` under ``name``, with what is known of it at start-up."""
 
     name: str
     path: str
     func: Callable[..., Any]
     signature: inspect.Signature
     schema: FunctionSchema
-    options: dict[str, Any] = field(default_factory=dict)
+    options: FunctionOptions = field(default_factory=FunctionOptions)
 
     @classmethod
     def create(
@@ -36,7 +30,7 @@ class FunctionSpec:
         func: Callable[..., Any],
         name: str | None = None,
         path: str | None = None,
-        **options: Any,
+        options: FunctionOptions | None = None,
     ) -> FunctionSpec:
         """Describe ``func``; ``name`` defaults to its ``__name__``, ``path`` to ``/<name>``."""
         name = name or getattr(func, "__name__", None)
@@ -50,26 +44,30 @@ class FunctionSpec:
         except (TypeError, ValueError) as err:
             raise ConfigError(f"cannot read the signature of {name!r}: {err}") from None
         _check_callable_by_name(name, signature)
-        unknown = options.keys() - OPTIONS
-        if unknown:
-            raise ConfigError(
-                f"unknown option {sorted(unknown)[0]!r} for function {name!r}"
-                f" (known: {', '.join(OPTIONS)})"
-            )
         schema = FunctionSchema.for_function(name, func, signature)
-        return cls(name, path, func, signature, schema, options)
+        return cls(name, path, func, signature, schema, options or FunctionOptions())
 
     @classmethod
     def load(
-        cls, function: str, name: str | None = None, path: str | None = None, **options: Any
+        cls,
+        function: str,
+        name: str | None = None,
+        path: str | None = None,
+        options: FunctionOptions | None = None,
     ) -> FunctionSpec:
         """Import ``function`` (MODULE.FUNCTION) and describe it."""
-        return cls.create(load_function(function), name=name, path=path, **options)
+        return cls.create(load_function(function), name=name, path=path, options=options)
 
     @property
     def doc(self) -> str:
         """The function's docstring, cleaned of indentation; empty when it has none."""
-        return inspect.getdoc(self.func) or ""
+        return self.schema.doc
+
+    @property
+    def origin(self) -> str:
+        """Where the function is defined, as ``module.qualname`` (for error messages)."""
+        module = getattr(self.func, "__module__", None) or "?"
+        return f"{module}.{getattr(self.func, '__qualname__', self.name)}"
 
     def describe(self) -> dict[str, Any]:
         """The function's entry in ``GET /``: path, doc and parameters."""
@@ -103,16 +101,19 @@ class Registry:
 
     def add(self, spec: FunctionSpec) -> None:
         """Add ``spec``; raises ConfigError when its name or path is taken."""
-        if spec.path in self._by_path:
-            taken = self._by_path[spec.path].name
-            raise ConfigError(f"path {spec.path!r} is served twice: by {taken!r} and {spec.name!r}")
-        if any(existing.name == spec.name for existing in self):
-            raise ConfigError(f"function name {spec.name!r} is used twice")
+        taken = self._by_path.get(spec.path)
+        if taken is not None:
+            raise ConfigError(
+                f"path {spec.path!r} is served twice: by {taken.name!r} ({taken.origin}) and"
+                f" {spec.name!r} ({spec.origin})"
+            )
+        for existing in self:
+            if existing.name == spec.name:
+                raise ConfigError(
+                    f"function name {spec.name!r} is used twice: by {existing.origin} and"
+                    f" {spec.origin}; give one of them another name"
+                )
         self._by_path[spec.path] = spec
-
-    def get(self, path: str) -> FunctionSpec | None:
-        """The function served at ``path``, if any."""
-        return self._by_path.get(path)
 
     def __iter__(self) -> Iterator[FunctionSpec]:
         return iter(self._by_path.values())

@@ -20,7 +20,7 @@ import logging
 import types
 import typing
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, TypeGuard, Union, get_args, get_origin
 
 from werkzeug.datastructures import FileStorage
 
@@ -37,6 +37,17 @@ logger = logging.getLogger("firefly")
 
 DEFAULT_REF_TEMPLATE = "#/$defs/{model}"
 MAX_PROBLEMS_IN_MESSAGE = 10
+LONG_NUMBER = 20
+"""Numbers of more characters than this are shortened in messages (``1e+100``, not 101 digits)."""
+
+# pydantic's message of each limit error, before the limit it names (its ``ctx`` key).
+_LIMIT_MESSAGES = {
+    "greater_than": ("gt", "Input should be greater than "),
+    "greater_than_equal": ("ge", "Input should be greater than or equal to "),
+    "less_than": ("lt", "Input should be less than "),
+    "less_than_equal": ("le", "Input should be less than or equal to "),
+    "multiple_of": ("multiple_of", "Input should be a multiple of "),
+}
 
 _UNION_TYPES = (Union, types.UnionType)
 
@@ -68,6 +79,7 @@ class FunctionSchema:
         self.hinted = hinted
         self.files = files
         self.returns_file = returns_file
+        self.doc = doc
         self.summary, self.description = _split_docstring(doc)
         self._arguments = arguments
         self._result = result
@@ -126,7 +138,7 @@ class FunctionSchema:
         try:
             validated: dict[str, Any] = self._validate(arguments)
         except self._invalid as error:
-            errors = error.errors(include_url=False, include_context=False, include_input=False)
+            errors = error.errors(include_url=False, include_context=True, include_input=True)
             raise self._validation_error(errors, arguments) from None
         return validated
 
@@ -148,10 +160,6 @@ class FunctionSchema:
         if self._result is None:
             return {}
         return self._result.json_schema(mode="serialization", ref_template=ref_template)
-
-    def takes_files(self) -> bool:
-        """Whether a parameter is annotated as a file (sent as multipart/form-data)."""
-        return bool(self.files)
 
     def _validation_error(self, errors: list[Any], arguments: dict[str, Any]) -> ValidationError:
         described = _merge_alternatives([_describe_error(error, arguments) for error in errors])
@@ -286,8 +294,45 @@ def _describe_error(error: Any, arguments: dict[str, Any]) -> dict[str, Any]:
     """One pydantic error as ``{"argument", "location", "message", "type"}``."""
     location = _input_location(error["loc"], arguments, missing=error["type"] == "missing")
     return argument_error(
-        location[0] if location else None, error["msg"], error["type"], location[1:]
+        location[0] if location else None, _message(error), error["type"], location[1:]
     )
+
+
+def _message(error: Any) -> str:
+    """pydantic's message, with the numbers it would print in full digits kept short.
+
+    pydantic prints float limits digit by digit (``le=1e100`` as 101 digits),
+    and calls a float too large for an integer an "input string". Both get a
+    short message here, with the numbers as :func:`repr` writes them.
+    """
+    kind, message, value = error["type"], error["msg"], error.get("input")
+    if kind == "int_parsing_size" and _is_number(value):
+        return (
+            f"Input should be a valid integer, got {_short_number(value)}, which is out of range"
+            " (a float must be below 2**63 in magnitude)"
+        )
+    if kind in _LIMIT_MESSAGES:
+        key, prefix = _LIMIT_MESSAGES[kind]
+        limit = (error.get("ctx") or {}).get(key)
+        printed = message.removeprefix(prefix)
+        if _is_number(limit) and message.startswith(prefix) and len(printed) > LONG_NUMBER:
+            return prefix + _short_number(limit)
+    return str(message)
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _short_number(value: int | float) -> str:
+    """``value`` as a caller would write it: ``1e+200``, ``2.5``, ``1e+120`` for ``10**120``."""
+    if isinstance(value, float):
+        return repr(value)
+    if abs(value) < 10**LONG_NUMBER:
+        return str(value)
+    from decimal import Decimal  # str() of an int of thousands of digits raises
+
+    return f"{Decimal(value).normalize():e}"
 
 
 def _input_location(

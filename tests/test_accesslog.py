@@ -1,17 +1,12 @@
-"""The access log: its lines, its sinks, and file rotation shared by processes and threads."""
+"""The access log: its lines in text and JSON, and its feature writing one per request."""
 
 from __future__ import annotations
 
-import collections
 import datetime
-import gzip
 import json
 import logging
-import multiprocessing
 import os
 import re
-import threading
-from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
 import pytest
@@ -19,15 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from firefly import Firefly
-from firefly.accesslog import (
-    MAX_PATH,
-    AccessLog,
-    FdSink,
-    RotatingFileSink,
-    open_sink,
-)
-from firefly.errors import ConfigError
-from firefly.telemetry import RequestRecord
+from firefly.telemetry.accesslog import MAX_PATH, AccessLog
+from firefly.telemetry.logfile import FdSink, open_sink
+from firefly.telemetry.observer import RequestRecord
 from tests.test_docs import CODE_DIRECTIVE, DOCS, directive_blocks, read
 
 PIPE_BUF = 4096
@@ -80,7 +69,7 @@ def test_a_text_line_has_every_field(devnull):
 
 
 def test_a_json_line_has_every_field(devnull):
-    line = AccessLog(devnull, json_lines=True).format(record(exception="ValueError"))
+    line = AccessLog(devnull, line_format="json").format(record(exception="ValueError"))
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     assert json.loads(line) == {
         "time": "2026-11-23T04:50:29.123+00:00",
@@ -100,7 +89,7 @@ def test_missing_fields_are_a_dash_in_text_and_null_in_json(devnull):
     missing = record(function=None, request_id="", client="", status=404)
     fields = text(AccessLog(devnull).format(missing))
     assert (fields["function"], fields["request_id"], fields["client"]) == ("-", "-", "-")
-    assert json.loads(AccessLog(devnull, json_lines=True).format(missing))["function"] is None
+    assert json.loads(AccessLog(devnull, line_format="json").format(missing))["function"] is None
 
 
 def test_the_exception_ends_the_text_line(devnull):
@@ -125,7 +114,7 @@ def test_the_exception_ends_the_text_line(devnull):
 )
 def test_paths_are_percent_encoded_unless_plain(devnull, path, logged):
     assert text(AccessLog(devnull).format(record(path=path)))["path"] == logged
-    assert json.loads(AccessLog(devnull, json_lines=True).format(record(path=path)))["path"] == (
+    assert json.loads(AccessLog(devnull, line_format="json").format(record(path=path)))["path"] == (
         logged
     )
 
@@ -158,7 +147,7 @@ def test_any_request_makes_one_short_printable_line(
     parsed = text(line)  # printable ASCII, fields in place, one newline at the end
     if 0 < len(path) <= 100:
         assert unquote_to_bytes(parsed["path"]) == path.encode("latin-1")
-    json_line = AccessLog(FdSink(-1), json_lines=True).format(record(**fields))
+    json_line = AccessLog(FdSink(-1), line_format="json").format(record(**fields))
     assert len(json_line) < PIPE_BUF // 2 and json_line.count(b"\n") == 1
     assert json.loads(json_line)["path"] == parsed["path"]
 
@@ -197,7 +186,7 @@ def test_the_docs_show_the_text_format(devnull):
 
 
 def test_the_docs_show_the_json_format(devnull):
-    line = AccessLog(devnull, json_lines=True).format(record(request_id="3f2a9c0d5e6b4a1f"))
+    line = AccessLog(devnull, line_format="json").format(record(request_id="3f2a9c0d5e6b4a1f"))
     assert json.loads(docs_sample("access-log-json")) == json.loads(line)
 
 
@@ -205,7 +194,7 @@ def test_the_docs_show_the_json_format(devnull):
 
 
 def test_request_finished_writes_the_line_to_the_sink(tmp_path):
-    sink = open_sink(str(tmp_path / "access.log"), max_bytes=0)
+    sink = open_sink(str(tmp_path / "access.log"), max_bytes=0, backups=5)
     log = AccessLog(sink)
     log.request_started()
     log.request_finished(record())
@@ -216,26 +205,11 @@ def test_request_finished_writes_the_line_to_the_sink(tmp_path):
     assert not (tmp_path / "access.log.lock").exists()
 
 
-def test_dash_is_stderr(capfd):
-    sink = open_sink("-")
-    AccessLog(sink).request_finished(record())
-    sink.close()
-    assert capfd.readouterr().err.endswith('"POST /square" 200 2B 1.234ms square rid=3f2a9c\n')
-    assert os.fstat(2)  # closing the sink left stderr open
-
-
-@pytest.mark.parametrize("max_bytes", [0, 1000])
-def test_a_file_that_cannot_be_opened_is_a_config_error(tmp_path, max_bytes):
-    missing = tmp_path / "no" / "such" / "dir" / "access.log"
-    with pytest.raises(ConfigError, match=re.escape(repr(str(missing)))):
-        open_sink(str(missing), max_bytes=max_bytes)
-
-
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_a_failing_sink_is_reported_once_and_never_raises(caplog):
-    sink = open_sink("/dev/full", max_bytes=0)
+    sink = open_sink("/dev/full", max_bytes=0, backups=5)
     log = AccessLog(sink)
-    with caplog.at_level(logging.ERROR, logger="firefly.accesslog"):
+    with caplog.at_level(logging.ERROR, logger="firefly.telemetry.accesslog"):
         for _ in range(3):
             log.request_finished(record())
     sink.close()
@@ -258,141 +232,3 @@ def test_an_app_writes_one_line_per_request(tmp_path):
 
 
 # Rotation
-
-
-ROTATED = re.compile(r"\.(?P<number>\d+)(?P<gz>\.gz)?")
-
-
-def read_all(path: Path) -> list[bytes]:
-    """Every line of ``path`` and of its rotated files, oldest first."""
-    rotated = {}
-    for file in path.parent.iterdir():
-        match = ROTATED.fullmatch(file.name.removeprefix(path.name))
-        if match and file.name.startswith(path.name):
-            rotated[-int(match["number"])] = file
-    lines = []
-    for file in [*(rotated[key] for key in sorted(rotated)), path]:
-        data = gzip.decompress(file.read_bytes()) if file.suffix == ".gz" else file.read_bytes()
-        lines.extend(data.splitlines(keepends=True))
-    return lines
-
-
-def rotated_names(path: Path) -> list[str]:
-    return sorted(p.name for p in path.parent.iterdir() if p.name != path.name)
-
-
-@pytest.mark.parametrize("count", [20, 1001])  # many: rotations outrun the compressor
-def test_rotation_keeps_the_newest_backups_compressed(tmp_path, count):
-    path = tmp_path / "access.log"
-    sink = open_sink(str(path), max_bytes=100, backups=3)
-    lines = [f"line {n:04d} {'x' * 39}\n".encode() for n in range(count)]  # 50 bytes each
-    for line in lines:
-        sink.write(line)
-    sink.close()
-    assert rotated_names(path) == [
-        "access.log.1.gz",
-        "access.log.2.gz",
-        "access.log.3.gz",
-        "access.log.lock",
-    ]
-    for number in (1, 2, 3):  # rotated once over 100 bytes: after 3 lines, or more
-        assert len(gzip.decompress((tmp_path / f"access.log.{number}.gz").read_bytes())) >= 150
-    kept = read_all(path)  # the newest lines, in order, none missing
-    assert len(kept) >= 9 and kept == lines[-len(kept) :]
-
-
-def test_no_backups_means_rotation_empties_the_file(tmp_path):
-    path = tmp_path / "access.log"
-    sink = open_sink(str(path), max_bytes=100, backups=0)
-    for n in range(10):
-        sink.write(f"line {n} {'x' * 40}\n".encode())
-    sink.close()
-    assert rotated_names(path) == ["access.log.lock"]
-    assert path.read_bytes() == f"line 9 {'x' * 40}\n".encode()
-
-
-def test_zero_max_bytes_never_rotates(tmp_path):
-    path = tmp_path / "access.log"
-    sink = open_sink(str(path), max_bytes=0)
-    for _ in range(100):
-        sink.write(b"x" * 99 + b"\n")
-    sink.close()
-    assert rotated_names(path) == [] and path.stat().st_size == 10_000
-
-
-def test_a_rotated_file_left_uncompressed_is_compressed_next_time(tmp_path):
-    path = tmp_path / "access.log"
-    (tmp_path / "access.log.1").write_bytes(b"left by a crash\n")
-    sink = open_sink(str(path), max_bytes=10)
-    sink.write(b"first line over ten bytes\n")
-    sink.close()
-    assert rotated_names(path) == ["access.log.1.gz", "access.log.2.gz", "access.log.lock"]
-    assert path.read_bytes() == b""
-    assert read_all(path) == [b"left by a crash\n", b"first line over ten bytes\n"]
-
-
-def test_a_new_sink_continues_the_existing_file(tmp_path):
-    path = tmp_path / "access.log"
-    for n in range(2):
-        sink = open_sink(str(path), max_bytes=1000)
-        sink.write(f"run {n}\n".encode())
-        sink.close()
-    assert path.read_bytes() == b"run 0\nrun 1\n"
-
-
-LINE = re.compile(rb"writer (\d+) thread (\d+) line (\d+) x+ end\n")
-PROCESSES, THREADS, LINES = 4, 3, 600  # about 540 kB
-MAX_BYTES = 16_384
-
-
-def write_lines(sink: RotatingFileSink, writer: int) -> None:
-    """``THREADS`` threads writing ``LINES`` numbered lines each, of varied length."""
-
-    def run(thread: int) -> None:
-        for number in range(LINES):
-            padding = b"x" * (1 + (number * 7 + writer) % 90)
-            sink.write(b"writer %d thread %d line %d %s end\n" % (writer, thread, number, padding))
-        sink.close()
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-
-@pytest.mark.parametrize("opened", ["before-fork", "in-each-process"])
-def test_processes_and_threads_rotating_one_file_lose_and_mix_no_line(tmp_path, opened):
-    path = tmp_path / "access.log"
-    inherited = open_sink(str(path), max_bytes=MAX_BYTES, backups=10_000)
-    assert isinstance(inherited, RotatingFileSink)
-    context = multiprocessing.get_context("fork")
-    start = context.Barrier(PROCESSES)
-
-    def worker(writer: int) -> None:
-        sink = inherited if opened == "before-fork" else open_sink(str(path), MAX_BYTES, 10_000)
-        start.wait()
-        write_lines(sink, writer)  # type: ignore[arg-type]
-
-    processes = [context.Process(target=worker, args=(n,)) for n in range(PROCESSES)]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(timeout=60)
-        assert process.exitcode == 0
-
-    lines = read_all(path)
-    assert all(LINE.fullmatch(line) for line in lines), [x for x in lines if not LINE.fullmatch(x)]
-    counts = collections.Counter(lines)
-    assert len(counts) == PROCESSES * THREADS * LINES and set(counts.values()) == {1}
-    names = rotated_names(path)
-    assert all(name.endswith(".gz") for name in names if name != "access.log.lock")
-    assert len(names) > 4  # a rotation lets the file grow while it renames the others
-    for writer in range(PROCESSES):  # each thread's lines in the order it wrote them
-        for thread in range(THREADS):
-            mine = [
-                int(m[3])
-                for x in lines
-                if (m := LINE.fullmatch(x)) and m.group(1, 2) == (b"%d" % writer, b"%d" % thread)
-            ]
-            assert mine == list(range(LINES))

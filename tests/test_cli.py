@@ -2,12 +2,12 @@
 
 import pytest
 
-from firefly.cli import serve_command
+from firefly.cli import cli, serve_command
 from firefly.version import __version__
 
 
 def test_version(runner):
-    result = runner.invoke(serve_command, ["--version"])
+    result = runner.invoke(cli, ["--version"])
     assert result.exit_code == 0
     assert result.output.strip() == f"firefly {__version__}"
 
@@ -45,7 +45,7 @@ def test_help_lists_options_with_defaults_and_env_variables(runner, flag):
     ],
 )
 def test_bad_input_exits_non_zero_with_one_line(runner, args, message):
-    result = runner.invoke(serve_command, args)
+    result = runner.invoke(cli, args)
     assert result.exit_code != 0
     assert message in result.output
     assert "Traceback" not in result.output
@@ -78,7 +78,37 @@ def test_every_setting_has_an_option(runner):
     ],
 )
 def test_bad_service_options_exit_non_zero_with_one_line(runner, args, message):
-    result = runner.invoke(serve_command, [*args, "tests.apps.funcs.square"])
+    result = runner.invoke(cli, [*args, "tests.apps.funcs.square"])
     assert result.exit_code != 0
     assert message in result.output
     assert len([line for line in result.output.splitlines() if line.startswith("Error")]) == 1
+
+
+def test_the_command_group_lists_its_commands_with_serve_the_default(runner):
+    result = runner.invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    assert "Commands:" in result.output
+    assert "serve*" in result.output  # the default command is marked
+    assert "--threads" not in result.output  # serve's own options are under serve --help
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-w", "0", "tests.apps.funcs.square"],
+        ["tests.apps.funcs.square", "-w", "0"],
+        ["-c", "/no/such/config.yml"],
+        ["nosuchmodule.square"],
+    ],
+)
+def test_serve_is_the_same_with_and_without_its_name(runner, args):
+    implicit, explicit = runner.invoke(cli, args), runner.invoke(cli, ["serve", *args])
+    assert implicit.exit_code == explicit.exit_code != 0
+    assert implicit.output == explicit.output
+
+
+def test_serve_help_is_the_same_with_and_without_its_name(runner):
+    assert (
+        runner.invoke(cli, ["serve", "--help"]).output
+        == runner.invoke(cli, ["tests.apps.funcs.square", "--help"]).output
+    )

@@ -3,7 +3,7 @@ import textwrap
 
 import pytest
 
-from firefly.config import Config, FunctionConfig, load_config, settings
+from firefly.config import Config, FunctionConfig, FunctionOptions, load_config, settings
 from firefly.errors import ConfigError
 
 from .conftest import APPS
@@ -86,7 +86,6 @@ def test_config_flag_beats_config_environment_variable(tmp_path):
     env_file = write(tmp_path, "token: env\nfunctions: {f: {function: m.f}}\n", "b.yml")
     config = load_config({"config": flag_file}, {"FIREFLY_CONFIG": env_file})
     assert config.token == "flag"
-    assert config.config_path == flag_file
 
 
 def test_a_config_file_without_functions_combines_with_named_functions(tmp_path):
@@ -241,7 +240,7 @@ def test_functions_take_validate_and_warmup_options(tmp_path):
         """,
     )
     (function,) = load_config({"config": path}, {}).functions
-    assert (function.validate, function.warmup) == (False, {"features": [[1, 2]]})
+    assert function.options == FunctionOptions(validate=False, warmup={"features": [[1, 2]]})
 
 
 @pytest.mark.parametrize(

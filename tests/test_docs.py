@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
+import json
 import re
+import shlex
 import textwrap
+import types
 from pathlib import Path
 
 import pytest
@@ -16,6 +20,7 @@ from firefly.cli import serve_command
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 README = ROOT / "README.rst"
+EXAMPLES = ROOT / "examples"
 CI_RUN = ROOT / ".ci" / "run"
 
 INSTALL_AND_SERVE = "pip install . && cd examples && firefly funcs.square funcs.cube"
@@ -124,7 +129,8 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_readme_is_valid_restructuredtext():
-    core = pytest.importorskip("docutils.core")
+    from docutils import core  # a test requirement (setup.py): never skipped
+
     core.publish_doctree(read(README), settings_overrides={"halt_level": 2, "report_level": 2})
 
 
@@ -209,3 +215,87 @@ def test_the_python_example_serves_its_functions():
     assert client.post("/cube", json={"n": 2}, headers=headers).get_json() == 8
     listed = client.get("/", headers=headers).get_json()["functions"]
     assert set(listed) == {"square", "plus", "cube"}
+
+
+# The answers docs/protocol.rst shows are those of examples/funcs.py
+
+
+def named_block(page: Path, name: str) -> str:
+    """The content of the code block of ``page`` with ``:name: name``."""
+    (content,) = [
+        content
+        for _, options, content in directive_blocks(read(page), CODE_DIRECTIVE)
+        if options.get("name") == name
+    ]
+    return content
+
+
+def console_calls(block: str) -> list[tuple[list[str], str]]:
+    """Each ``$ command`` of a console block, split into words, with the output shown after it."""
+    calls: list[tuple[list[str], list[str]]] = []
+    for line in block.splitlines():
+        if line.startswith("$ "):
+            calls.append((shlex.split(line.removeprefix("$ ")), []))
+        else:
+            calls[-1][1].append(line)
+    return [(words, "\n".join(output)) for words, output in calls]
+
+
+def curl_posts(block: str) -> list[tuple[str, str, str]]:
+    """Each ``$ curl -d BODY URL`` of a console block: path, body, and the output shown."""
+    posts = []
+    for words, output in console_calls(block):
+        assert words[:2] == ["curl", "-d"] and len(words) == 4, words
+        posts.append(("/" + words[3].split("/", 3)[3], words[2], output))
+    return posts
+
+
+def load_example_funcs() -> types.ModuleType:
+    """examples/funcs.py, under a name of its own (tests/apps has a ``funcs`` module too)."""
+    spec = importlib.util.spec_from_file_location("docs_example_funcs", EXAMPLES / "funcs.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def examples_client():
+    app = firefly.Firefly()
+    funcs = load_example_funcs()
+    for function in (funcs.square, funcs.cube, funcs.add, funcs.fail):
+        app.function(function)
+    return app.test_client()
+
+
+def documented_422s() -> list[tuple[str, str, str]]:
+    page = DOCS / "protocol.rst"
+    return [
+        post
+        for name in ("protocol-error-example", "protocol-422-examples")
+        for post in curl_posts(named_block(page, name))
+    ]
+
+
+def without_request_id(body: dict[str, object]) -> dict[str, object]:
+    assert re.fullmatch("[0-9a-f]{32}", str(body["request_id"])), body
+    return {key: value for key, value in body.items() if key != "request_id"}
+
+
+@pytest.mark.parametrize(("path", "body", "output"), documented_422s())
+def test_the_protocol_422_bodies_are_the_real_answers(examples_client, path, body, output):
+    response = examples_client.post(
+        path, data=body, content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 422
+    assert without_request_id(response.get_json()) == without_request_id(json.loads(output))
+
+
+def test_the_protocol_table_shows_real_422_messages(examples_client):
+    (row,) = [
+        row for row in list_table_rows(read(DOCS / "protocol.rst")) if row.startswith("``422``")
+    ]
+    messages = re.findall(r"``(square\(\).+?)``", " ".join(row.split()))
+    assert len(messages) == 2
+    answers = {json.loads(output)["error"] for _, _, output in documented_422s()}
+    assert set(messages) <= answers

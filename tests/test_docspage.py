@@ -9,8 +9,8 @@ import re
 import pytest
 
 from firefly import Firefly
-from firefly.docspage import ASSETS, ASSETS_PREFIX, docs_blueprint
 from firefly.errors import ConfigError
+from firefly.routes.docs import ASSETS, ASSETS_PREFIX
 
 TOKEN = "abcd1234"
 ASSET_URL = re.compile(r'(?:src|href)="(?P<url>[^"]+)"')
@@ -150,4 +150,4 @@ def test_the_docs_setting_turns_page_and_document_off():
 def test_without_swagger_ui_the_docs_fail_at_start_up_saying_what_to_install(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ConfigError, match="pip install swagger-ui-py"):
-        docs_blueprint()
+        Firefly()

@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from firefly import Firefly
-from firefly.health import Health, Status
+from firefly.routes.health import Health, Status
 from firefly.version import __version__
 
 
@@ -15,9 +15,10 @@ def test_alive_and_ready_name_the_app_its_version_and_functions(client):
         assert response.status_code == 200
         assert response.json == {
             "status": status,
-            "app": "Firefly",
-            "version": "0.1.0",
-            "firefly_version": __version__,
+            "app": "firefly",
+            "version": __version__,
+            "title": "Firefly",
+            "api_version": "0.1.0",
             "functions": ["square", "plus"],
         }
         assert response.headers["X-Request-ID"]
@@ -26,7 +27,15 @@ def test_alive_and_ready_name_the_app_its_version_and_functions(client):
 def test_title_and_version_come_from_the_settings():
     app = Firefly(title="Iris", api_version="2.1")
     body = app.test_client().get("/-/alive").json
-    assert (body["app"], body["version"]) == ("Iris", "2.1")
+    assert (body["title"], body["api_version"]) == ("Iris", "2.1")
+
+
+def test_app_and_version_mean_the_same_in_the_index_and_the_health_checks():
+    client = Firefly(title="Iris", api_version="2.1").test_client()
+    index, alive = client.get("/").json, client.get("/-/alive").json
+    for key in ("app", "version", "title", "api_version"):
+        assert index[key] == alive[key]
+    assert (index["app"], index["version"]) == ("firefly", __version__)
 
 
 def test_health_checks_need_no_token_unless_configured():
@@ -66,7 +75,7 @@ def test_ready_waits_for_the_warm_up_call():
     assert calls == [3]  # validated and coerced like a request's arguments
 
 
-def test_a_failing_warm_up_keeps_the_worker_not_ready(caplog):
+def test_a_failing_warm_up_is_reported_by_the_readiness_check_and_logged_once(caplog):
     app = Firefly()
 
     @app.function(warmup={})
@@ -75,8 +84,15 @@ def test_a_failing_warm_up_keeps_the_worker_not_ready(caplog):
 
     client = app.test_client()
     client.get("/-/alive")  # the first request starts the warm-up
-    _wait_for(lambda: "warm-up call of 'broken' failed" in caplog.text)
-    assert client.get("/-/ready").json["status"] == "starting"
+    _wait_for(lambda: client.get("/-/ready").json["status"] == "failed")
+    response = client.get("/-/ready")
+    assert response.status_code == 503
+    assert response.json["warmup_error"] == "broken: RuntimeError: model file missing"
+    assert response.json["error"] == (
+        "not ready: the warm-up call of broken: RuntimeError: model file missing"
+    )
+    assert caplog.text.count("warm-up call of 'broken' failed") == 1
+    assert "RuntimeError: model file missing" in caplog.text  # with its traceback
 
 
 def test_a_stopping_worker_is_not_ready(client):

@@ -13,14 +13,14 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from firefly.errors import ConfigError
-from firefly.metrics import (
+from firefly.telemetry.metrics import (
     MULTIPROCESS_DIRECTORY_VARIABLE,
     Metrics,
     prepare_multiprocess_directory,
     remove_multiprocess_directory,
     worker_exited,
 )
-from firefly.telemetry import RequestRecord
+from firefly.telemetry.observer import RequestRecord
 
 TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -185,9 +185,25 @@ def test_the_multiprocess_directory_is_fresh_and_removed(monkeypatch):
     assert MULTIPROCESS_DIRECTORY_VARIABLE not in os.environ
 
 
-def test_worker_exited_does_nothing_in_single_process_mode(monkeypatch):
+def test_worker_exited_does_nothing_in_single_process_mode(metrics, monkeypatch, tmp_path):
+    from prometheus_client import multiprocess
+
     monkeypatch.delenv(MULTIPROCESS_DIRECTORY_VARIABLE, raising=False)
-    worker_exited(os.getpid())
+    monkeypatch.chdir(tmp_path)
+    marked: list[tuple[object, ...]] = []
+    monkeypatch.setattr(multiprocess, "mark_process_dead", lambda *args: marked.append(args))
+    answer(metrics, record())
+    metrics.request_started()  # in flight in this very process
+    before = scrape(metrics)
+
+    assert worker_exited(os.getpid()) is None
+
+    assert marked == []  # no multiprocess files to mark
+    assert list(tmp_path.iterdir()) == []
+    after = scrape(metrics)
+    assert sample(after, "firefly_requests_in_progress") == 1  # the request is still counted
+    assert sample(after, "firefly_requests_total", function="square", status="200") == 1
+    assert after == before
 
 
 # Multiprocess mode: the variable must be set before prometheus-client is imported,
@@ -195,8 +211,8 @@ def test_worker_exited_does_nothing_in_single_process_mode(monkeypatch):
 
 WORKERS_SCRIPT = """
 import json, os, sys
-from firefly.metrics import Metrics, worker_exited
-from firefly.telemetry import RequestRecord
+from firefly.telemetry.metrics import Metrics, worker_exited
+from firefly.telemetry.observer import RequestRecord
 
 def record(function, status, exception=None):
     return RequestRecord(0.0, "id", "POST", "/" + function, function, status, 0.003, 2,
@@ -258,7 +274,7 @@ def test_counts_of_every_worker_are_summed(tmp_path):
 def test_multiprocess_mode_without_its_directory_is_a_config_error(tmp_path):
     code = """
     import os
-    from firefly.metrics import Metrics
+    from firefly.telemetry.metrics import Metrics
     os.rmdir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     Metrics(["square"])
     """
@@ -269,7 +285,7 @@ def test_multiprocess_mode_without_its_directory_is_a_config_error(tmp_path):
 
 
 def test_importing_firefly_metrics_leaves_prometheus_client_unimported(tmp_path):
-    code = "import sys, firefly.metrics; print('prometheus_client' in sys.modules)"
+    code = "import sys, firefly.telemetry.metrics; print('prometheus_client' in sys.modules)"
     result = run_python(code, tmp_path)
     assert result.stdout.strip() == "False", result.stderr
 

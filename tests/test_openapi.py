@@ -17,7 +17,7 @@ from werkzeug.datastructures import FileStorage
 
 from firefly import Firefly
 from firefly.cli import serve_command
-from firefly.openapi import openapi_document
+from firefly.routes.docs import DocsFeature
 
 from .test_docs import CODE_DIRECTIVE, DOCS, directive_blocks, read
 
@@ -39,6 +39,13 @@ def shape(field: str) -> type:
 CircleShape = shape("radius")
 SquareShape = shape("side")
 TallShape = shape("height")
+
+
+def openapi_document(app: Firefly) -> dict[str, Any]:
+    """The document the app's docs feature serves, built from what the app serves."""
+    app.prepare()
+    docs = next(feature for feature in app.features if isinstance(feature, DocsFeature))
+    return docs.document()
 
 
 def build_app(**settings: Any) -> Firefly:

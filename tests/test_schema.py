@@ -411,13 +411,13 @@ def test_file_parameters_take_uploaded_files_unchanged():
         return file
 
     schema = schema_of(upload)
-    assert schema.takes_files() and schema.files == {"file"}
+    assert schema.files == {"file"}
     upload_file = FileStorage(io.BytesIO(b"abc"), filename="a.txt")
     assert schema.validate({"file": upload_file, "label": "x"})["file"] is upload_file
     error = invalid(schema, {"file": "abc"})
     assert error.details["errors"][0]["type"] == "file_type"
     assert "multipart/form-data" in error.message
-    assert not schema_of(square).takes_files()
+    assert not schema_of(square).files
 
 
 # Docstrings
@@ -524,7 +524,7 @@ def test_results_match_their_schema(app_client, path, body, expected):
     assert response.status_code == 200, response.get_json()
     result = json.loads(response.data)
     assert result == expected
-    spec = app_client.application.registry.get(path)
+    spec = next(spec for spec in app_client.application.registry if spec.path == path)
     Draft202012Validator(spec.schema.result_json_schema()).validate(result)
 
 
@@ -606,5 +606,6 @@ def test_the_examples_never_fail_and_match_their_result_schema(examples_client, 
     response = examples_client.post(path, data=json.dumps(body), content_type="application/json")
     assert response.status_code in (200, 400, 422), response.data
     if response.status_code == 200 and path != "/repeat":
-        spec = examples_client.application.registry.get(path)
+        registry = examples_client.application.registry
+        spec = next(spec for spec in registry if spec.path == path)
         Draft202012Validator(spec.schema.result_json_schema()).validate(json.loads(response.data))

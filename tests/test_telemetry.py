@@ -5,7 +5,7 @@ import io
 import pytest
 
 from firefly import Firefly
-from firefly.telemetry import RequestRecord, TelemetryMiddleware
+from firefly.telemetry.observer import RequestRecord, TelemetryMiddleware
 
 
 class Recorder:

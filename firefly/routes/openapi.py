@@ -1,9 +1,12 @@
-"""The OpenAPI 3.1 document of an app, served at ``GET /openapi.json``.
+"""The OpenAPI 3.1 document of an app, served at ``GET /openapi.json`` by the docs feature.
 
 :func:`openapi_document` describes every function as a ``POST`` operation
 (its arguments and result as JSON Schema, from :class:`~firefly.schema.FunctionSchema`),
 the error responses of the protocol, the token as a security scheme, and the
-service routes (index, health checks, metrics) the app has. The JSON Schemas
+routes the features declare with an operation (index, health checks,
+metrics); it is given these as data, not the app. The helpers
+:func:`service_operation`, :func:`json_content` and :func:`error_refs` build
+the features' operations. The JSON Schemas
 pydantic makes keep their shared definitions in ``$defs``; here they move to
 ``components/schemas``, renamed when two functions define one name differently.
 """
@@ -13,22 +16,19 @@ from __future__ import annotations
 import copy
 import re
 import typing
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from .protocol import FILE_CONTENT_TYPE, JSON_CONTENT_TYPE
-from .registry import FunctionSpec
-from .requestid import HEADER as REQUEST_ID_HEADER
-
-if TYPE_CHECKING:
-    from .app import Firefly
+from ..features import Route
+from ..middleware.requestid import HEADER as REQUEST_ID_HEADER
+from ..registry import FunctionSpec
+from ..responses import FILE_CONTENT_TYPE, JSON_CONTENT_TYPE
 
 OPENAPI_VERSION = "3.1.0"
 SECURITY_SCHEME = "token"
 FUNCTIONS_TAG = "functions"
 SERVICE_TAG = "service"
 MULTIPART_CONTENT_TYPE = "multipart/form-data"
-METRICS_CONTENT_TYPE = "text/plain"
 
 Schema = dict[str, Any]
 
@@ -39,6 +39,11 @@ _UNSAFE_NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]")  # OpenAPI component ke
 
 def _ref(kind: str, name: str) -> Schema:
     return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def schema_ref(name: str) -> Schema:
+    """A reference to the component schema ``name``."""
+    return _ref("schemas", name)
 
 
 ERROR_SCHEMA: Schema = {
@@ -88,57 +93,6 @@ VALIDATION_ERROR_SCHEMA: Schema = {
     },
 }
 
-INDEX_SCHEMA: Schema = {
-    "type": "object",
-    "description": "The app and its functions, as firefly.Client reads them.",
-    "properties": {
-        "app": {"type": "string"},
-        "version": {"type": "string", "description": "The firefly version."},
-        "functions": {
-            "type": "object",
-            "additionalProperties": {
-                "type": "object",
-                "properties": {
-                    "path": {"type": "string"},
-                    "doc": {"type": "string"},
-                    "parameters": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "name": {"type": "string"},
-                                "kind": {"type": "string"},
-                                "default": {},
-                            },
-                            "required": ["name", "kind"],
-                        },
-                    },
-                },
-                "required": ["path", "doc", "parameters"],
-            },
-        },
-    },
-    "required": ["app", "version", "functions"],
-}
-
-HEALTH_SCHEMA: Schema = {
-    "type": "object",
-    "description": "The state of the worker that answered, and what it serves.",
-    "properties": {
-        "status": {"type": "string", "enum": ["alive", "starting", "ready", "stopping"]},
-        "app": {"type": "string", "description": "The API title."},
-        "version": {"type": "string", "description": "The API version."},
-        "firefly_version": {"type": "string"},
-        "functions": {"type": "array", "items": {"type": "string"}},
-    },
-    "required": ["status", "app", "version", "functions"],
-}
-
-NOT_READY_SCHEMA: Schema = {
-    "description": "503 of the readiness check: an error that also tells the worker's state.",
-    "allOf": [_ref("schemas", "Error"), _ref("schemas", "Health")],
-}
-
 # (status, component name, description, error schema): the error responses of the protocol.
 ERROR_RESPONSES = (
     (400, "BadRequest", "The body is not a JSON object or valid form data.", "Error"),
@@ -154,25 +108,36 @@ AUTH_STATUSES = (401, 403)
 FUNCTION_ERROR_STATUSES = (400, 413, 422, 500)
 
 
-def openapi_document(app: Firefly) -> dict[str, Any]:
-    """The OpenAPI 3.1 document describing ``app``: build it once, after every function is added.
+def openapi_document(
+    functions: Iterable[FunctionSpec],
+    routes: Iterable[Route],
+    schemas: Mapping[str, Schema],
+    info: dict[str, str],
+    secured: bool,
+) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of an app: build it once, after every function is added.
 
-    :param app: the app; its ``title``, ``api_version`` and ``description`` fill ``info``.
+    :param functions: the functions served, each a ``POST`` operation.
+    :param routes: the features' routes; those with an operation are listed as ``GET``.
+    :param schemas: the component schemas the routes' operations refer to.
+    :param info: ``title``, ``version`` and (if any) ``description``.
+    :param secured: whether a token is set; the public routes are marked as needing none.
     """
-    components = Components()
+    components = Components(schemas)
     paths: dict[str, Any] = {}
-    for spec in app.registry:
+    for spec in functions:
         paths[spec.path] = {"post": function_operation(spec, components)}
-    routes = {rule.rule for rule in app.url_map.iter_rules()}
-    for path, operation in service_operations():
-        if path in routes:
-            paths[path] = {"get": operation}
-    secured = bool(app.auth_token)
+    public = set()
+    for route in routes:
+        if route.operation is not None:
+            paths[route.rule] = {route.methods[0].lower(): copy.deepcopy(route.operation)}
+            if route.public:
+                public.add(route.rule)
     if secured:
-        _mark_security(paths, app.public_paths)
+        _mark_security(paths, public)
     document: dict[str, Any] = {
         "openapi": OPENAPI_VERSION,
-        "info": _info(app),
+        "info": dict(info),
         "tags": [
             {"name": FUNCTIONS_TAG, "description": "The functions this app serves."},
             {"name": SERVICE_TAG, "description": "The function index and health checks."},
@@ -185,21 +150,14 @@ def openapi_document(app: Firefly) -> dict[str, Any]:
     return document
 
 
-def _mark_security(paths: dict[str, Any], public_paths: frozenset[str]) -> None:
+def _mark_security(paths: dict[str, Any], public_paths: set[str]) -> None:
     """Public paths need no token; the others may answer 401 and 403."""
     for path, path_item in paths.items():
         for operation in path_item.values():
             if path in public_paths:
                 operation["security"] = []
             else:
-                operation["responses"].update(_error_refs(AUTH_STATUSES))
-
-
-def _info(app: Firefly) -> dict[str, Any]:
-    info = {"title": app.title, "version": app.api_version}
-    if app.description:
-        info["description"] = app.description
-    return info
+                operation["responses"].update(error_refs(AUTH_STATUSES))
 
 
 def function_operation(spec: FunctionSpec, components: Components) -> dict[str, Any]:
@@ -224,7 +182,7 @@ def function_operation(spec: FunctionSpec, components: Components) -> dict[str, 
             "headers": _headers(),
             "content": {result_type: {"schema": result_schema}},
         },
-        **_error_refs(FUNCTION_ERROR_STATUSES),
+        **error_refs(FUNCTION_ERROR_STATUSES),
     }
     return operation
 
@@ -251,22 +209,13 @@ def _without_properties(schema: Schema, names: frozenset[str]) -> Schema:
     return schema
 
 
-def service_operations() -> Iterator[tuple[str, dict[str, Any]]]:
-    """The ``GET`` operations of the routes an app may have besides its functions."""
-    yield "/", _service_operation("index", "List the functions", _json("Index"))
-    yield "/-/alive", _service_operation("alive", "Whether the process serves", _json("Health"))
-    ready = _service_operation("ready", "Whether this worker takes requests", _json("Health"))
-    ready["responses"].update(_error_refs((503,)))
-    yield "/-/ready", ready
-    metrics = {METRICS_CONTENT_TYPE: {"schema": {"type": "string"}}}
-    yield "/-/metrics", _service_operation("metrics", "Prometheus metrics", metrics)
-
-
-def _json(schema_name: str) -> dict[str, Any]:
+def json_content(schema_name: str) -> dict[str, Any]:
+    """A JSON response body whose schema is the component ``schema_name``."""
     return {JSON_CONTENT_TYPE: {"schema": _ref("schemas", schema_name)}}
 
 
-def _service_operation(operation_id: str, summary: str, content: dict[str, Any]) -> dict[str, Any]:
+def service_operation(operation_id: str, summary: str, content: dict[str, Any]) -> dict[str, Any]:
+    """A ``GET`` operation of a feature's route, answering 200 with ``content``."""
     return {
         "operationId": operation_id,
         "tags": [SERVICE_TAG],
@@ -279,21 +228,16 @@ def _headers() -> dict[str, Any]:
     return {REQUEST_ID_HEADER: _ref("headers", "RequestId")}
 
 
-def _error_refs(statuses: tuple[int, ...]) -> dict[str, Any]:
+def error_refs(statuses: tuple[int, ...]) -> dict[str, Any]:
+    """References to the error responses of ``statuses``, by status."""
     return {str(status): _ref("responses", RESPONSE_NAMES[status]) for status in statuses}
 
 
 class Components:
     """``components`` of the document: shared schemas, responses, headers and security."""
 
-    def __init__(self) -> None:
-        shared = {
-            "Error": ERROR_SCHEMA,
-            "ValidationError": VALIDATION_ERROR_SCHEMA,
-            "Index": INDEX_SCHEMA,
-            "Health": HEALTH_SCHEMA,
-            "NotReady": NOT_READY_SCHEMA,
-        }
+    def __init__(self, schemas: Mapping[str, Schema] = {}) -> None:
+        shared = {"Error": ERROR_SCHEMA, "ValidationError": VALIDATION_ERROR_SCHEMA, **schemas}
         # copies: a document is the caller's to change, the constants are not
         self.schemas: dict[str, Schema] = copy.deepcopy(shared)
 
@@ -344,10 +288,10 @@ class Components:
                 name: {
                     "description": description,
                     "headers": _headers(),
-                    "content": _json(schema),
+                    "content": json_content(schema),
                 }
                 for status, name, description, schema in ERROR_RESPONSES
-                if secured or status not in AUTH_STATUSES
+                if (secured or status not in AUTH_STATUSES) and schema in self.schemas
             },
             "headers": {
                 "RequestId": {

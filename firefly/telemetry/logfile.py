@@ -1,11 +1,8 @@
-"""The access log: one line per request, to stderr or to a file rotated safely across processes.
+"""Where access-log lines go: stderr, or a file rotated safely across processes.
 
-:class:`AccessLog` is a :class:`~firefly.telemetry.RequestObserver`: it turns
-each :class:`~firefly.telemetry.RequestRecord` into one line, text or JSON,
-and hands it to a sink. A sink writes the line with a single ``os.write`` on
-a descriptor opened with ``O_APPEND``, and lines are kept well under
-``PIPE_BUF`` (4096 bytes), so the lines of several threads and gunicorn
-workers never interleave.
+A sink writes each line with a single ``os.write`` on a descriptor opened with
+``O_APPEND``, and lines are kept well under ``PIPE_BUF`` (4096 bytes), so the
+lines of several threads and gunicorn workers never interleave.
 
 :class:`RotatingFileSink` rotates the file when it grows over ``max_bytes``,
 keeping ``backups`` gzipped files, without losing a line even when several
@@ -42,34 +39,17 @@ import mmap
 import os
 import re
 import threading
-import time
 from collections.abc import Iterator
 from typing import Protocol
-from urllib.parse import quote
 
-from .encoding import dumps
-from .errors import ConfigError
-from .telemetry import RequestRecord
+from ..errors import ConfigError
 
-__all__ = ["AccessLog", "FdSink", "RotatingFileSink", "Sink", "open_sink"]
+__all__ = ["FdSink", "RotatingFileSink", "Sink", "open_sink"]
 
 logger = logging.getLogger(__name__)
 
 STDERR = "-"
-DEFAULT_MAX_BYTES = 10 * 1024 * 1024
-DEFAULT_BACKUPS = 5
 
-#: Longest path logged, in characters once escaped; longer ones are cut and end in ``...``.
-MAX_PATH = 1024
-#: Longest method, client address, function name or request id logged.
-MAX_FIELD = 128
-TRUNCATED = "..."
-
-# Characters a URL path may hold unescaped (RFC 3986 pchar and "/"), minus "%": a field made
-# only of these is logged as it is. Anything else (spaces, quotes, control and non-ASCII
-# characters) is percent-encoded, so a line is one line of printable ASCII that splits on spaces.
-_URL_SAFE = "/!$&'()*+,;=:@-._~"
-_PLAIN = re.compile(r"[A-Za-z0-9/!$&'()*+,;=:@._~-]*").fullmatch
 # What follows "<path>." in the name of a rotated file.
 _ROTATED = re.compile(r"(?P<number>[1-9][0-9]*)(?P<gz>\.gz)?").fullmatch
 
@@ -80,98 +60,11 @@ GENERATION_SIZE = 8
 COMPRESS_CHUNK = 1024 * 1024
 
 
-def clean(value: str, limit: int = MAX_FIELD) -> str:
-    """``value`` as logged: percent-encoded unless plain, cut to ``limit`` characters, or ``-``."""
-    if not value:
-        return "-"
-    if len(value) <= limit and _PLAIN(value):
-        return value
-    escaped = quote(value[: limit + 1], safe=_URL_SAFE, encoding="latin-1", errors="replace")
-    if len(value) <= limit and len(escaped) <= limit:
-        return escaped
-    cut = escaped[: limit - len(TRUNCATED)]
-    escape_start = cut.rfind("%", len(cut) - 2)  # do not cut through a %XX escape
-    return (cut[:escape_start] if escape_start >= 0 else cut) + TRUNCATED
-
-
 class Sink(Protocol):
     """Where the lines go; ``write`` gets one complete line and writes it at once."""
 
     def write(self, line: bytes) -> None:
         """Append ``line``."""
-
-
-class AccessLog:
-    """Writes one line per finished request to ``sink``: text, or JSON with ``json_lines``.
-
-    A text line reads, field by field (``-`` for an empty one)::
-
-        2026-11-23T04:50:29.123+00:00 127.0.0.1 "POST /square" 200 2B 1.234ms square rid=3f2a
-
-    time (UTC, milliseconds), client address, method and path, status, body
-    bytes, duration, function, request id, and ``exc=<class>`` at the end when
-    the function raised.
-    """
-
-    def __init__(self, sink: Sink, json_lines: bool = False):
-        self.sink = sink
-        self.json_lines = json_lines
-        self._format = self._json_line if json_lines else self._text_line
-        # (second, "YYYY-MM-DDTHH:MM:SS") of the last line, in one attribute so that
-        # threads replacing it never pair a second with another second's text.
-        self._clock: tuple[int, str] = (-1, "")
-        self._failed = False
-
-    def request_started(self) -> None:
-        """Nothing to note: the line is written when the request finishes."""
-
-    def request_finished(self, record: RequestRecord) -> None:
-        """Write the line of ``record``; a failing sink is reported once, never raised."""
-        try:
-            self.sink.write(self._format(record))
-        except OSError as err:
-            if not self._failed:
-                self._failed = True
-                logger.error("firefly: cannot write the access log: %s", err)
-
-    def format(self, record: RequestRecord) -> bytes:
-        """The line of ``record``, ending in a newline."""
-        return self._format(record)
-
-    def timestamp(self, when: float) -> str:
-        """``when`` (a ``time.time()``) in ISO 8601, UTC, with milliseconds."""
-        second, millisecond = divmod(int(when * 1000), 1000)
-        cached_second, text = self._clock
-        if second != cached_second:
-            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            self._clock = (second, text)
-        return f"{text}.{millisecond:03d}+00:00"
-
-    def _text_line(self, record: RequestRecord) -> bytes:
-        line = (
-            f"{self.timestamp(record.time)} {clean(record.client)}"
-            f' "{clean(record.method)} {clean(record.path, MAX_PATH)}"'
-            f" {record.status} {record.bytes_sent}B {record.duration * 1000:.3f}ms"
-            f" {clean(record.function or '')} rid={clean(record.request_id)}"
-        )
-        if record.exception:
-            line += f" exc={clean(record.exception)}"
-        return (line + "\n").encode()
-
-    def _json_line(self, record: RequestRecord) -> bytes:
-        fields = {
-            "time": self.timestamp(record.time),
-            "request_id": clean(record.request_id),
-            "method": clean(record.method),
-            "path": clean(record.path, MAX_PATH),
-            "function": clean(record.function) if record.function else None,
-            "status": record.status,
-            "duration_ms": round(record.duration * 1000, 3),
-            "bytes": record.bytes_sent,
-            "client": clean(record.client),
-            "exception": clean(record.exception) if record.exception else None,
-        }
-        return dumps(fields) + b"\n"
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -230,9 +123,7 @@ class RotatingFileSink:
     docstring for how rotation stays correct.
     """
 
-    def __init__(
-        self, path: str, max_bytes: int = DEFAULT_MAX_BYTES, backups: int = DEFAULT_BACKUPS
-    ):
+    def __init__(self, path: str, max_bytes: int, backups: int):
         if max_bytes <= 0 or backups < 0:
             raise ValueError(f"expected max_bytes > 0 and backups >= 0, got {max_bytes}, {backups}")
         self.path = os.path.abspath(path)
@@ -455,9 +346,7 @@ class RotatingFileSink:
             os.close(fd)
 
 
-def open_sink(
-    destination: str, max_bytes: int = DEFAULT_MAX_BYTES, backups: int = DEFAULT_BACKUPS
-) -> FdSink | RotatingFileSink:
+def open_sink(destination: str, max_bytes: int, backups: int) -> FdSink | RotatingFileSink:
     """The sink for ``destination``: ``-`` for stderr, else a file path.
 
     :param max_bytes: rotate the file when it grows over this size; 0 never rotates.

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .protocol import EXCEPTION_KEY, FUNCTION_KEY, REQUEST_ID_KEY
+from ..protocol import EXCEPTION_KEY, FUNCTION_KEY, REQUEST_ID_KEY
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

@@ -20,18 +20,59 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from .errors import ConfigError
+import flask
+
+from ..config import Config
+from ..errors import ConfigError
+from ..features import Feature, Route, Service
+from ..routes.openapi import service_operation
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-    from .telemetry import RequestRecord
+    from .observer import RequestObserver, RequestRecord
 
 MULTIPROCESS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+METRICS_PATH = "/-/metrics"
+METRICS_CONTENT_TYPE = "text/plain"
 NO_FUNCTION = ""
+
+
+class MetricsFeature(Feature):
+    """Counts and times every request, and serves the numbers at ``GET /-/metrics``.
+
+    The :class:`Metrics` are made when a worker starts, after the ``firefly``
+    command has prepared the multiprocess directory.
+    """
+
+    def __init__(self, settings: Config):
+        self.settings = settings
+        self.metrics: Metrics | None = None
+
+    def routes(self) -> Sequence[Route]:
+        """``GET /-/metrics``; with a token set, it needs it unless ``token_for_metrics`` is off."""
+        content = {METRICS_CONTENT_TYPE: {"schema": {"type": "string"}}}
+        operation = service_operation("metrics", "Prometheus metrics", content)
+        public = not self.settings.token_for_metrics
+        return (Route(METRICS_PATH, "metrics", self.serve, public=public, operation=operation),)
+
+    def start(self, service: Service) -> None:
+        """Make the metrics, with a histogram ready for every function served."""
+        self.metrics = Metrics(function.spec.name for function in service.functions)
+
+    def observer(self) -> RequestObserver | None:
+        """The metrics: they count every finished request."""
+        return self.metrics
+
+    def serve(self) -> flask.Response:
+        """``GET /-/metrics``: the Prometheus text format, or OpenMetrics when asked for."""
+        if self.metrics is None:
+            raise RuntimeError("the metrics feature has not been started: prepare the app first")
+        body, content_type = self.metrics.render(flask.request.headers.get("Accept"))
+        return flask.Response(body, 200, content_type=content_type)
 
 
 class Metrics:
@@ -69,11 +110,9 @@ class Metrics:
     )
 
     def __init__(self, function_names: Iterable[str]):
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-        # The values in use decide the mode, not the variable: prometheus-client
-        # may have been imported before the variable was set, and then counts in-process.
-        self.multiprocess: bool = values.ValueClass._multiprocess
+        self.multiprocess: bool = multiprocess_mode()
         self.registry = CollectorRegistry()
         self._scraped_registry = self._registry_to_scrape()
         self._requests: Counter = Counter(
@@ -164,6 +203,19 @@ class Metrics:
 
         encode, content_type = choose_encoder(accept or "")
         return encode(self._scraped_registry), content_type
+
+
+def multiprocess_mode() -> bool:
+    """Whether prometheus-client keeps its values in multiprocess files.
+
+    The values in use decide, not the variable: prometheus-client may have been
+    imported before the variable was set, and then counts in-process. It has no
+    public flag for this; its in-process value class is public, and any other
+    one is the multiprocess value class (a test pins this).
+    """
+    from prometheus_client import values
+
+    return values.ValueClass is not values.MutexValue
 
 
 def prepare_multiprocess_directory() -> str:

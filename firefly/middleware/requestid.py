@@ -1,4 +1,9 @@
-"""X-Request-ID: taken from the request when it is safe, generated otherwise, sent back always."""
+"""X-Request-ID: taken from the request when it is safe, generated otherwise, sent back always.
+
+Usage::
+
+    app = RequestIdMiddleware(app)  # outermost, so that every response carries the id
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,9 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from .logs import current_request_id
-from .protocol import REQUEST_ID_KEY, adding_headers
+from ..logs import current_request_id
+from ..protocol import REQUEST_ID_KEY
+from ..responses import adding_headers
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

@@ -2,6 +2,10 @@
 
 Preflight requests are answered here, before authorization, since browsers
 send them without the ``Authorization`` header.
+
+Usage::
+
+    app = CorsMiddleware(app, ["https://a.example", "https://b.example"])
 """
 
 from __future__ import annotations
@@ -9,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from .errors import ForbiddenError
-from .protocol import STATUS_LINES, adding_headers, error_response
+from ..errors import ForbiddenError
+from ..responses import STATUS_LINES, adding_headers, error_response
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

@@ -2,8 +2,9 @@
 
 Besides running gunicorn with the settings of a :class:`~firefly.config.Config`,
 it does what a worker's life needs: a shared directory for prometheus-client's
-multiprocess metrics, each worker prepared (and warmed up) as soon as it
-starts, and a graceful drain on SIGTERM during which ``/-/ready`` answers 503.
+multiprocess metrics, each worker prepared (its features started, its
+warm-up begun) as soon as it starts, a graceful drain on SIGTERM during which
+``/-/ready`` answers 503, and the features stopped as the worker exits.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 from gunicorn.errors import AppImportError
 
-from .app import Firefly, create_app
-from .config import Config
-from .errors import FireflyError
-from .metrics import (
+from ..app import Firefly, create_app
+from ..config import Config
+from ..errors import FireflyError
+from ..telemetry.metrics import (
     MULTIPROCESS_DIRECTORY_VARIABLE,
     prepare_multiprocess_directory,
     remove_multiprocess_directory,
@@ -78,6 +79,7 @@ class FireflyApplication(BaseApplication):
             "reload": config.reload,
             "when_ready": announce,
             "post_worker_init": self.worker_started,
+            "worker_exit": self.worker_stopped,
             "child_exit": lambda server, worker: worker_exited(worker.pid),
         }
         if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 25
@@ -102,6 +104,12 @@ class FireflyApplication(BaseApplication):
         app = worker.wsgi
         app.prepare()
         drain_on_sigterm(app, self.firefly_config.shutdown_delay)
+
+    def worker_stopped(self, server: Any, worker: Any) -> None:
+        """A worker exits: stop its app's features, so that they flush what they hold."""
+        app = getattr(worker, "wsgi", None)
+        if isinstance(app, Firefly):
+            app.shutdown()
 
     def remove_metrics_directory(self) -> None:
         """Remove the metrics directory this server made, if any."""

@@ -1,4 +1,9 @@
-"""Token authorization: ``Authorization: Token <token>`` (or ``Bearer``) on every request."""
+"""Token authorization: ``Authorization: Token <token>`` (or ``Bearer``) on every request.
+
+Usage::
+
+    app = TokenAuthMiddleware(app, "abcd1234", public_paths=("/-/alive",))
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,8 @@ import hmac
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from .errors import AuthenticationError, ForbiddenError
-from .protocol import error_response
+from ..errors import AuthenticationError, ForbiddenError
+from ..responses import error_response
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -29,26 +34,26 @@ def parse_token(header: str | None) -> str | None:
 class TokenAuthMiddleware:
     """Lets a request through only when it carries ``token``; 401 without one, 403 when wrong.
 
-    Paths in ``public_paths``, and paths under ``public_prefix`` (the docs
-    page's assets), need no token.
+    Paths in ``public_paths``, and paths under one of ``public_prefixes``
+    (the docs page's assets), need no token.
     """
 
     def __init__(
         self,
         app: WSGIApplication,
         token: str,
-        public_paths: frozenset[str] = frozenset(),
-        public_prefix: str | None = None,
+        public_paths: Iterable[str] = (),
+        public_prefixes: Iterable[str] = (),
     ):
         self.app = app
         self.expected = token.encode()
-        self.public_paths = public_paths
-        self.public_prefix = public_prefix
+        self.public_paths = frozenset(public_paths)
+        self.public_prefixes = tuple(public_prefixes)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path in self.public_paths or (
-            self.public_prefix and path.startswith(self.public_prefix)
+            self.public_prefixes and path.startswith(self.public_prefixes)
         ):
             return self.app(environ, start_response)
         token = parse_token(environ.get("HTTP_AUTHORIZATION"))

@@ -1,0 +1,208 @@
+"""The settings of an app, declared once: each a field of :class:`Config`.
+
+Each setting has a default, a parser (:mod:`firefly.config.parsers`), an
+environment variable and a doc line; the command-line options, the config
+file keys, the ``FIREFLY_*`` variables, ``Firefly(**settings)`` and the table
+in docs/config.rst all come from these declarations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ConfigError
+from .options import FunctionOptions
+from .parsers import (
+    DEFAULT_BIND,
+    choice,
+    parse_bind,
+    parse_bool,
+    parse_destination,
+    parse_label,
+    parse_non_negative_int,
+    parse_origins,
+    parse_positive_int,
+    parse_seconds,
+    parse_text,
+)
+
+
+def setting(
+    default: Any, parse: Callable[[Any], Any], env: str, doc: str, metavar: str | None = None
+) -> Any:
+    """Declare a setting: a dataclass field carrying its parser, variable, doc line and metavar."""
+    return field(
+        default=default, metadata={"parse": parse, "env": env, "doc": doc, "metavar": metavar}
+    )
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    """A function to serve: ``function`` (MODULE.FUNCTION) at ``path`` under ``name``."""
+
+    name: str
+    function: str
+    path: str
+    options: FunctionOptions = field(default_factory=FunctionOptions)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything firefly needs to build and serve an app."""
+
+    functions: tuple[FunctionConfig, ...] = ()
+    token: str | None = setting(
+        None, parse_text, "FIREFLY_TOKEN", "Token every request must carry; none when unset."
+    )
+    allow_origins: tuple[str, ...] = setting(
+        (),
+        parse_origins,
+        "FIREFLY_ALLOW_ORIGINS",
+        "Origins allowed to call from a browser (CORS), comma-separated; ``*`` for any.",
+    )
+    max_content_length: int = setting(
+        16 * 1024 * 1024,
+        parse_positive_int,
+        "FIREFLY_MAX_CONTENT_LENGTH",
+        "Largest request body accepted, in bytes; larger ones get 413.",
+    )
+    bind: str = setting(
+        DEFAULT_BIND, parse_bind, "FIREFLY_BIND", "Address the firefly command listens on."
+    )
+    workers: int = setting(
+        1, parse_positive_int, "FIREFLY_WORKERS", "Worker processes of the firefly command."
+    )
+    threads: int = setting(
+        1,
+        parse_positive_int,
+        "FIREFLY_THREADS",
+        "Threads per worker; more than 1 uses gunicorn's gthread worker.",
+    )
+    timeout: int = setting(
+        30,
+        parse_positive_int,
+        "FIREFLY_TIMEOUT",
+        "Seconds a worker may spend on one request before it is restarted.",
+    )
+    reload: bool = setting(
+        False, parse_bool, "FIREFLY_RELOAD", "Restart workers when the code changes (development)."
+    )
+    validate: bool = setting(
+        True,
+        parse_bool,
+        "FIREFLY_VALIDATE",
+        "Validate and coerce arguments against the functions' type hints (422 when they do not"
+        " fit); per function: ``validate`` in the config file.",
+    )
+    title: str = setting("Firefly", parse_label, "FIREFLY_TITLE", "API title in OpenAPI and /docs.")
+    description: str = setting(
+        "", parse_label, "FIREFLY_DESCRIPTION", "API description in OpenAPI and /docs."
+    )
+    api_version: str = setting(
+        "0.1.0", parse_label, "FIREFLY_API_VERSION", "API version in OpenAPI and health checks."
+    )
+    docs: bool = setting(
+        True, parse_bool, "FIREFLY_DOCS", "Serve the OpenAPI document and the /docs page."
+    )
+    token_for_docs: bool = setting(
+        False,
+        parse_bool,
+        "FIREFLY_TOKEN_FOR_DOCS",
+        "Whether /docs and /openapi.json need the token (when one is set).",
+    )
+    token_for_health: bool = setting(
+        False,
+        parse_bool,
+        "FIREFLY_TOKEN_FOR_HEALTH",
+        "Whether /-/alive and /-/ready need the token (when one is set).",
+    )
+    metrics: bool = setting(
+        True, parse_bool, "FIREFLY_METRICS", "Serve Prometheus metrics at /-/metrics."
+    )
+    token_for_metrics: bool = setting(
+        True,
+        parse_bool,
+        "FIREFLY_TOKEN_FOR_METRICS",
+        "Whether /-/metrics needs the token (when one is set).",
+    )
+    access_log: str | None = setting(
+        "-",
+        parse_destination,
+        "FIREFLY_ACCESS_LOG",
+        "Where the access log goes: ``-`` for stderr, a file path, or ``off``.",
+        metavar="DESTINATION",
+    )
+    access_log_format: str = setting(
+        "text",
+        choice("text", "json"),
+        "FIREFLY_ACCESS_LOG_FORMAT",
+        "``text`` (one readable line per request) or ``json`` (JSON lines).",
+    )
+    access_log_max_bytes: int = setting(
+        10 * 1024 * 1024,
+        parse_non_negative_int,
+        "FIREFLY_ACCESS_LOG_MAX_BYTES",
+        "Size at which the access log file is rotated and the old one compressed; 0: never.",
+        metavar="BYTES",
+    )
+    access_log_backups: int = setting(
+        5,
+        parse_non_negative_int,
+        "FIREFLY_ACCESS_LOG_BACKUPS",
+        "Rotated access log files kept.",
+        metavar="N",
+    )
+    shutdown_delay: float = setting(
+        0.0,
+        parse_seconds,
+        "FIREFLY_SHUTDOWN_DELAY",
+        "Seconds a worker keeps serving after SIGTERM with /-/ready answering 503, so load"
+        " balancers stop sending it requests.",
+        metavar="SECONDS",
+    )
+
+
+def settings() -> list[dataclasses.Field[Any]]:
+    """The declared settings, in order: the fields of Config that have an env variable."""
+    return [f for f in dataclasses.fields(Config) if "env" in f.metadata]
+
+
+def parse_setting(setting_field: dataclasses.Field[Any], raw: Any, source: str) -> Any:
+    """``raw`` parsed by the setting's parser; raises ConfigError naming ``source`` if refused."""
+    try:
+        return setting_field.metadata["parse"](raw)
+    except ValueError as err:
+        raise ConfigError(f"{source}: {err}") from None
+
+
+def with_settings(config: Config, values: Mapping[str, Any], source: str) -> Config:
+    """``config`` with ``values`` (settings by name) parsed as a config file's would be.
+
+    ``None`` means "not given" and leaves a setting as it is in ``config``,
+    except where its parser takes None as a value (``access_log=None``: off).
+
+    :param source: who gave the values, for error messages (``Firefly()``).
+    :raises TypeError: a name that is no setting.
+    :raises ConfigError: a value the setting's parser refuses.
+    """
+    declared = {setting_field.name: setting_field for setting_field in settings()}
+    unknown = sorted(values.keys() - declared.keys())
+    if unknown:
+        raise TypeError(f"{source} got an unknown setting {unknown[0]!r}")
+    parsed = {}
+    for name, value in values.items():
+        if value is None and not _takes_none(declared[name]):
+            continue
+        parsed[name] = parse_setting(declared[name], value, f"{source}: {name}")
+    return dataclasses.replace(config, **parsed)
+
+
+def _takes_none(setting_field: dataclasses.Field[Any]) -> bool:
+    try:
+        setting_field.metadata["parse"](None)
+    except ValueError:
+        return False
+    return True

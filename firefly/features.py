@@ -1,0 +1,141 @@
+"""The feature interface: what an optional part of the app brings, declared in one place.
+
+A feature (today the index, health checks, docs and OpenAPI, metrics and the
+access log; next models, the prediction log, executions, batching) is one
+:class:`Feature` object, made from the settings when the app is created. It
+may bring any of:
+
+- :meth:`Feature.routes`: Flask views, each with its OpenAPI operation and
+  whether it is answered without the token (:class:`Route`);
+- :meth:`Feature.wrap`: a wrapper of a function's ``invoke``, chosen per
+  function when the app is assembled;
+- :meth:`Feature.observer`: an observer of every finished request;
+- :meth:`Feature.start` and :meth:`Feature.stop`: hooks run in each worker
+  process, once the app is assembled (after the fork) and when it stops.
+
+:mod:`firefly.app` picks the enabled features from the settings and
+assembles them; the reserved paths, the paths that need no token and the
+service operations of the OpenAPI document are all derived from the routes
+the features declare. docs/architecture.rst shows how to add one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from .registry import FunctionSpec
+
+if TYPE_CHECKING:
+    from .telemetry.observer import RequestObserver
+
+#: A function call without HTTP: the arguments by keyword in, the result out. The
+#: innermost invoke is the served callable itself.
+Invoke = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Route:
+    """A Flask view a feature serves.
+
+    :param rule: the Flask URL rule (``/-/ready``, ``/docs/static/<path:filename>``).
+    :param endpoint: the Flask endpoint name (for ``url_for``).
+    :param view: the view function.
+    :param methods: the HTTP methods it answers.
+    :param public: whether it is answered without the token when one is set.
+    :param operation: its OpenAPI operation (for its first method); None leaves
+        it out of the document.
+    """
+
+    rule: str
+    endpoint: str
+    view: Callable[..., Any]
+    methods: tuple[str, ...] = ("GET",)
+    public: bool = False
+    operation: dict[str, Any] | None = None
+
+    @property
+    def path(self) -> str:
+        """The fixed part of the rule: the whole path, or what comes before its first variable."""
+        return self.rule.split("<", 1)[0]
+
+    @property
+    def is_prefix(self) -> bool:
+        """Whether the rule has variables, so that it covers every path under :attr:`path`."""
+        return "<" in self.rule
+
+    def covers(self, path: str) -> bool:
+        """Whether a request for ``path`` would reach this route's rule."""
+        return path.startswith(self.path) if self.is_prefix else path == self.rule
+
+
+class ServedFunction(Protocol):
+    """A function as the assembled app serves it (a :class:`~firefly.dispatch.FunctionEndpoint`)."""
+
+    spec: FunctionSpec
+
+    def call(self, arguments: dict[str, Any]) -> Any:
+        """Call it as a request would: arguments checked, then invoked."""
+
+
+@dataclass(frozen=True)
+class Service:
+    """What an assembled app serves: handed to every feature's :meth:`Feature.start`."""
+
+    functions: tuple[ServedFunction, ...]
+    routes: tuple[Route, ...]
+    #: OpenAPI component schemas the features' operations refer to.
+    schemas: Mapping[str, Any]
+    #: Whether a token is set, so that every route but the public ones needs it.
+    secured: bool
+
+
+class Feature:
+    """One optional part of the app; a subclass overrides only what its feature brings.
+
+    Every method has a default that brings nothing, so that a feature that is
+    off, or that does not step into function calls, costs nothing there.
+    """
+
+    #: The OpenAPI component schemas its routes' operations refer to
+    #: (``#/components/schemas/<name>``).
+    schemas: ClassVar[Mapping[str, Any]] = {}
+
+    def routes(self) -> Sequence[Route]:
+        """The Flask views it serves; asked once, when the app is created."""
+        return ()
+
+    def wrap(self, spec: FunctionSpec, invoke: Invoke) -> Invoke:
+        """The ``invoke`` of ``spec``'s function with this feature around it, or ``invoke`` itself.
+
+        Asked once per function when the app is assembled; the first feature's
+        wrapper is the innermost.
+        """
+        return invoke
+
+    def observer(self) -> RequestObserver | None:
+        """What it tells about every finished request; asked once, after :meth:`start`."""
+        return None
+
+    def start(self, service: Service) -> None:
+        """In each worker process, once the app is assembled: start background work here."""
+
+    def stop(self) -> None:
+        """The worker is stopping: finish background work and flush what it holds."""
+
+
+def build_invoke(spec: FunctionSpec, features: Iterable[Feature]) -> Invoke:
+    """The call pipeline of one function: its callable, wrapped by each feature in turn."""
+    invoke: Invoke = spec.func
+    for feature in features:
+        invoke = feature.wrap(spec, invoke)
+    return invoke
+
+
+def public_routes(routes: Iterable[Route]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The paths, and the path prefixes, that need no token: those of the public routes."""
+    public = [route for route in routes if route.public]
+    paths = tuple(route.path for route in public if not route.is_prefix)
+    prefixes = tuple(route.path for route in public if route.is_prefix)
+    return paths, prefixes

@@ -1,0 +1,148 @@
+"""The access log: one line per request, text or JSON, written to a sink.
+
+:class:`AccessLog` is a :class:`~firefly.telemetry.observer.RequestObserver`:
+it turns each :class:`~firefly.telemetry.observer.RequestRecord` into one line
+and hands it to a :mod:`~firefly.telemetry.logfile` sink (stderr, or a file
+rotated safely across worker processes).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from urllib.parse import quote
+
+from ..config import Config
+from ..encoding import dumps
+from ..features import Feature
+from .logfile import FdSink, RotatingFileSink, Sink, open_sink
+from .observer import RequestObserver, RequestRecord
+
+__all__ = ["AccessLog", "AccessLogFeature", "clean"]
+
+logger = logging.getLogger(__name__)
+
+#: Longest path logged, in characters once escaped; longer ones are cut and end in ``...``.
+MAX_PATH = 1024
+#: Longest method, client address, function name or request id logged.
+MAX_FIELD = 128
+TRUNCATED = "..."
+
+# Characters a URL path may hold unescaped (RFC 3986 pchar and "/"), minus "%": a field made
+# only of these is logged as it is. Anything else (spaces, quotes, control and non-ASCII
+# characters) is percent-encoded, so a line is one line of printable ASCII that splits on spaces.
+_URL_SAFE = "/!$&'()*+,;=:@-._~"
+_PLAIN = re.compile(r"[A-Za-z0-9/!$&'()*+,;=:@._~-]*").fullmatch
+
+
+def clean(value: str, limit: int = MAX_FIELD) -> str:
+    """``value`` as logged: percent-encoded unless plain, cut to ``limit`` characters, or ``-``."""
+    if not value:
+        return "-"
+    if len(value) <= limit and _PLAIN(value):
+        return value
+    escaped = quote(value[: limit + 1], safe=_URL_SAFE, encoding="latin-1", errors="replace")
+    if len(value) <= limit and len(escaped) <= limit:
+        return escaped
+    cut = escaped[: limit - len(TRUNCATED)]
+    escape_start = cut.rfind("%", len(cut) - 2)  # do not cut through a %XX escape
+    return (cut[:escape_start] if escape_start >= 0 else cut) + TRUNCATED
+
+
+class AccessLog:
+    """Writes one line per finished request to ``sink``: ``text`` or ``json`` lines.
+
+    A text line reads, field by field (``-`` for an empty one)::
+
+        2026-11-23T04:50:29.123+00:00 127.0.0.1 "POST /square" 200 2B 1.234ms square rid=3f2a
+
+    time (UTC, milliseconds), client address, method and path, status, body
+    bytes, duration, function, request id, and ``exc=<class>`` at the end when
+    the function raised.
+    """
+
+    def __init__(self, sink: Sink, line_format: str = "text"):
+        if line_format not in ("text", "json"):
+            raise ValueError(f"expected the format 'text' or 'json', got {line_format!r}")
+        self.sink = sink
+        self._format = self._json_line if line_format == "json" else self._text_line
+        # (second, "YYYY-MM-DDTHH:MM:SS") of the last line, in one attribute so that
+        # threads replacing it never pair a second with another second's text.
+        self._clock: tuple[int, str] = (-1, "")
+        self._failed = False
+
+    def request_started(self) -> None:
+        """Nothing to note: the line is written when the request finishes."""
+
+    def request_finished(self, record: RequestRecord) -> None:
+        """Write the line of ``record``; a failing sink is reported once, never raised."""
+        try:
+            self.sink.write(self._format(record))
+        except OSError as err:
+            if not self._failed:
+                self._failed = True
+                logger.error("firefly: cannot write the access log: %s", err)
+
+    def format(self, record: RequestRecord) -> bytes:
+        """The line of ``record``, ending in a newline."""
+        return self._format(record)
+
+    def timestamp(self, when: float) -> str:
+        """``when`` (a ``time.time()``) in ISO 8601, UTC, with milliseconds."""
+        second, millisecond = divmod(int(when * 1000), 1000)
+        cached_second, text = self._clock
+        if second != cached_second:
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._clock = (second, text)
+        return f"{text}.{millisecond:03d}+00:00"
+
+    def _text_line(self, record: RequestRecord) -> bytes:
+        line = (
+            f"{self.timestamp(record.time)} {clean(record.client)}"
+            f' "{clean(record.method)} {clean(record.path, MAX_PATH)}"'
+            f" {record.status} {record.bytes_sent}B {record.duration * 1000:.3f}ms"
+            f" {clean(record.function or '')} rid={clean(record.request_id)}"
+        )
+        if record.exception:
+            line += f" exc={clean(record.exception)}"
+        return (line + "\n").encode()
+
+    def _json_line(self, record: RequestRecord) -> bytes:
+        fields = {
+            "time": self.timestamp(record.time),
+            "request_id": clean(record.request_id),
+            "method": clean(record.method),
+            "path": clean(record.path, MAX_PATH),
+            "function": clean(record.function) if record.function else None,
+            "status": record.status,
+            "duration_ms": round(record.duration * 1000, 3),
+            "bytes": record.bytes_sent,
+            "client": clean(record.client),
+            "exception": clean(record.exception) if record.exception else None,
+        }
+        return dumps(fields) + b"\n"
+
+
+class AccessLogFeature(Feature):
+    """Writes the access log: opens its sink when a worker starts, closes it when it stops."""
+
+    def __init__(self, settings: Config):
+        if settings.access_log is None:
+            raise ValueError("the access log is off: leave the feature out")
+        self.settings = settings
+        self.sink: FdSink | RotatingFileSink | None = None
+
+    def observer(self) -> RequestObserver | None:
+        """The access log, writing to the sink its settings name."""
+        settings = self.settings
+        assert settings.access_log is not None  # checked when the feature was made
+        self.sink = open_sink(
+            settings.access_log, settings.access_log_max_bytes, settings.access_log_backups
+        )
+        return AccessLog(self.sink, settings.access_log_format)
+
+    def stop(self) -> None:
+        """Close the sink, after the rotated files it is compressing are done."""
+        if self.sink is not None:
+            self.sink.close()
