@@ -263,8 +263,7 @@ def load_example_funcs() -> types.ModuleType:
 def examples_client():
     app = firefly.Firefly()
     funcs = load_example_funcs()
-    for function in (funcs.square, funcs.cube, funcs.add, funcs.fail):
-        app.function(function)
+    app.function(funcs.square)
     return app.test_client()
 
 

@@ -191,3 +191,19 @@ def test_the_settings_choose_the_features():
     assert kinds == {"IndexFeature", "HealthFeature", "AccessLogFeature"}
     kinds = {type(f).__name__ for f in Firefly(access_log="off").features}
     assert kinds == {"IndexFeature", "HealthFeature", "DocsFeature", "MetricsFeature"}
+
+
+def test_the_architecture_page_example_counts_calls():
+    from tests.test_docs import CODE_DIRECTIVE, DOCS, directive_blocks, read
+
+    (example,) = [
+        content
+        for _, options, content in directive_blocks(read(DOCS / "architecture.rst"), CODE_DIRECTIVE)
+        if options.get("name") == "architecture-call-counter"
+    ]
+    namespace: dict[str, Any] = {}
+    exec(compile(example, "architecture.rst", "exec"), namespace)
+    client = namespace["app"].test_client()
+    for n in (2, 3):
+        assert client.post("/square", json={"n": n}).json == n * n
+    assert client.get("/-/calls").json == {"square": 2}

@@ -26,3 +26,9 @@ app.add_route("/cube", cube, "cube")
 @app.get("/hello")
 def hello():
     return {"hello": "world"}
+
+
+@app.function
+def fail(n):
+    """Raise, so that the traceback shows in the server's log."""
+    raise ValueError(f"cannot take {n}")

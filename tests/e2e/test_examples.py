@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import time
 
 import pytest
 import requests
@@ -68,3 +69,41 @@ def test_a_firefly_app_object_serves_under_gunicorn(gunicorn_server):
         assert requests.get(server.url + "hello", timeout=TIMEOUT).status_code == 401
         client = firefly.Client(server.url, auth_token="abcd1234")
         assert client.triple(n=5) == 15
+
+
+def test_a_firefly_app_under_gunicorn_logs_the_traceback_of_a_failing_function(gunicorn_server):
+    with gunicorn_server("app_module:app") as server:
+        response = requests.post(
+            server.url + "fail",
+            json={"n": 3},
+            headers={"Authorization": "Token abcd1234", "X-Request-ID": "rid-fail-1"},
+            timeout=TIMEOUT,
+        )
+        assert response.status_code == 500
+        assert response.json()["error"] == "ValueError: cannot take 3"
+        log = wait_for_log(server, "ValueError: cannot take 3")
+    assert "function 'fail' failed (request id rid-fail-1)" in log
+    assert "Traceback (most recent call last)" in log
+    assert "[rid-fail-1]" in log  # firefly's line format, with the request id
+
+
+def test_under_gunicorn_the_features_start_in_the_worker_and_stop_when_it_does(
+    gunicorn_server, tmp_path
+):
+    notes = tmp_path / "notes"
+    with gunicorn_server("feature_app:app", env={"FEATURE_NOTES": str(notes)}) as server:
+        assert requests.post(server.url + "square", json={"n": 3}, timeout=TIMEOUT).json() == 9
+        process = server.process
+    assert process.returncode is not None  # stopped gracefully by the fixture
+    events = notes.read_text().split()
+    assert events[0::2] == ["start", "stop"]
+    assert events[1] == events[3] != str(process.pid)  # in the worker, not the arbiter
+
+
+def wait_for_log(server, text: str) -> str:
+    deadline = time.monotonic() + TIMEOUT
+    while text not in server.log():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} not in the log:\n{server.log()}")
+        time.sleep(0.05)
+    return server.log()

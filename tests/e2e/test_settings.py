@@ -44,7 +44,7 @@ def test_settings_from_the_config_file_and_environment_under_gunicorn(gunicorn_s
         ready = requests.get(
             server.url + "-/ready", headers={"Authorization": "Bearer abcd1234"}, timeout=5
         )
-        assert ready.json()["app"] == "Squares"
+        assert ready.json()["title"] == "Squares"
         assert requests.get(server.url + "-/metrics", timeout=5).status_code == 200
         assert requests.get(server.url + "openapi.json", timeout=5).json()["info"]["title"] == (
             "Squares"
