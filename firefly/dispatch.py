@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("firefly")
 
 ALLOWED_METHODS = "POST, OPTIONS"
+#: Results that are never files: checked first, as asking an int for ``read`` raises inside.
+PLAIN_RESULTS = frozenset({int, float, str, bool, list, dict, tuple, type(None)})
 
 
 class FunctionEndpoint:
@@ -73,7 +75,7 @@ class FunctionEndpoint:
             return error_response(environ, start_response, error)
         except Exception as error:
             return self._function_failed(environ, start_response, error)
-        if is_file(result):
+        if type(result) not in PLAIN_RESULTS and is_file(result):
             return file_response(environ, start_response, result)
         try:
             body = dumps(result)
