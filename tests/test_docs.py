@@ -199,11 +199,7 @@ def test_the_index_lists_every_page():
 
 
 def test_the_python_example_serves_its_functions():
-    (example,) = [
-        content
-        for _, options, content in directive_blocks(read(DOCS / "python.rst"), CODE_DIRECTIVE)
-        if options.get("name") == "python-app-example"
-    ]
+    example = named_block(DOCS / "python.rst", "python-app-example")
     namespace: dict[str, object] = {}
     exec(compile(example, "docs/python.rst", "exec"), namespace)
     app = namespace["app"]
@@ -298,3 +294,23 @@ def test_the_protocol_table_shows_real_422_messages(examples_client):
     assert len(messages) == 2
     answers = {json.loads(output)["error"] for _, _, output in documented_422s()}
     assert set(messages) <= answers
+
+
+def declared_test_requires() -> list[str]:
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    (assignment,) = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "TEST_REQUIRES"
+    ]
+    return ast.literal_eval(assignment.value)
+
+
+def test_docutils_is_a_test_requirement():
+    names = {
+        re.split(r"[<>=!~\[ ;]", requirement)[0].lower() for requirement in declared_test_requires()
+    }
+    assert "docutils" in names
+    import docutils.core  # installed with the test requirements: the README test never skips
+
+    assert docutils.core.publish_doctree

@@ -15,6 +15,8 @@ from firefly.routes.docs import DocsFeature
 from firefly.routes.openapi import json_content, service_operation
 from firefly.telemetry.observer import RequestRecord
 
+from .test_docs import DOCS, named_block
+
 TOKEN = "abcd1234"
 
 
@@ -194,13 +196,7 @@ def test_the_settings_choose_the_features():
 
 
 def test_the_architecture_page_example_counts_calls():
-    from tests.test_docs import CODE_DIRECTIVE, DOCS, directive_blocks, read
-
-    (example,) = [
-        content
-        for _, options, content in directive_blocks(read(DOCS / "architecture.rst"), CODE_DIRECTIVE)
-        if options.get("name") == "architecture-call-counter"
-    ]
+    example = named_block(DOCS / "architecture.rst", "architecture-call-counter")
     namespace: dict[str, Any] = {}
     exec(compile(example, "architecture.rst", "exec"), namespace)
     client = namespace["app"].test_client()

@@ -301,3 +301,21 @@ def test_the_app_serves_its_metrics(client):
     assert sample(text, "firefly_requests_total", function="square", status="200") == 1
     assert sample(text, "firefly_requests_total", function="plus", status="200") == 1
     assert sample(text, "firefly_requests_in_progress") == 1
+
+
+@pytest.mark.parametrize("multiprocess", [False, True])
+def test_the_mode_is_read_from_the_value_class_prometheus_client_chose(tmp_path, multiprocess):
+    # prometheus-client has no public flag for its mode: this pins what multiprocess_mode reads.
+    env = {k: v for k, v in os.environ.items() if k != MULTIPROCESS_DIRECTORY_VARIABLE}
+    if multiprocess:
+        env[MULTIPROCESS_DIRECTORY_VARIABLE] = str(tmp_path)
+    code = (
+        "from prometheus_client import values; from firefly.telemetry.metrics import"
+        " multiprocess_mode; print(multiprocess_mode(), values.ValueClass.__name__)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    mode, value_class = result.stdout.split()
+    assert mode == str(multiprocess)
+    assert (value_class == "MutexValue") is not multiprocess
