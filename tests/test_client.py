@@ -50,6 +50,21 @@ def test_positional_arguments_raise_a_clear_error(remote):
         remote.square(4)
 
 
+@pytest.mark.parametrize(
+    ("call", "hint"),
+    [
+        (lambda remote: remote.square(4), "e.g. square(n=4)"),
+        (lambda remote: remote.add(1, 2), "e.g. add(a=1, b=2)"),
+        (lambda remote: remote.add(1, 2, 3), "e.g. add(a=1, b=2, name3=3)"),
+        (lambda remote: remote.nosuch(1), "e.g. nosuch(name1=1)"),
+    ],
+)
+def test_the_hint_for_a_positional_call_names_the_parameters_the_server_lists(remote, call, hint):
+    with pytest.raises(firefly.FireflyError) as info:
+        call(remote)
+    assert str(info.value).endswith(hint)
+
+
 def test_dir_lists_the_functions_with_their_docstrings(remote):
     assert set(FUNCTIONS) <= set(dir(remote))
     assert remote.square.__doc__ == "Return the square of a number."
