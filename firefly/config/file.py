@@ -25,7 +25,7 @@ import yaml
 
 from ..errors import ConfigError
 from .options import FunctionOptions
-from .parsers import parse_text
+from .parsers import describe, parse_from, parse_text
 from .settings import FunctionConfig, settings
 
 SUPPORTED_VERSIONS = ("1", "1.0")
@@ -47,7 +47,7 @@ def read_config_file(path: str) -> dict[str, Any]:
     if document is None:
         document = {}
     if not isinstance(document, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings, got {_kind(document)}")
+        raise ConfigError(f"{path}: expected a mapping of settings, got {describe(document)}")
     _reject_unknown_keys(document, FILE_KEYS, path, "")
     if "version" in document and str(document["version"]) not in SUPPORTED_VERSIONS:
         raise ConfigError(f"{path}: version: unsupported version {document['version']!r}, use 1.0")
@@ -60,20 +60,20 @@ def read_config_file(path: str) -> dict[str, Any]:
 def _file_functions(section: Any, path: str) -> tuple[FunctionConfig, ...]:
     if not isinstance(section, dict) or not section:
         raise ConfigError(
-            f"{path}: functions: expected a mapping of function names, got {_kind(section)}"
+            f"{path}: functions: expected a mapping of function names, got {describe(section)}"
         )
     functions = []
     for name, entry in section.items():
         where = f"{path}: functions.{name}"
         if not isinstance(entry, dict):
             raise ConfigError(
-                f"{where}: expected a mapping with 'function' and 'path', got {_kind(entry)}"
+                f"{where}: expected a mapping with 'function' and 'path', got {describe(entry)}"
             )
         _reject_unknown_keys(entry, FUNCTION_KEYS, path, f"functions.{name}.")
         if "function" not in entry:
             raise ConfigError(f"{where}: missing 'function' (MODULE.FUNCTION)")
-        function = _parse_text(entry["function"], f"{where}.function")
-        route = _parse_text(entry.get("path", f"/{name}"), f"{where}.path")
+        function = parse_from(parse_text, entry["function"], f"{where}.function")
+        route = parse_from(parse_text, entry.get("path", f"/{name}"), f"{where}.path")
         if not route.startswith("/"):
             raise ConfigError(f"{where}.path: must start with '/', got {route!r}")
         options = {key: value for key, value in entry.items() if key not in ("function", "path")}
@@ -88,13 +88,6 @@ def _file_functions(section: Any, path: str) -> tuple[FunctionConfig, ...]:
     return tuple(functions)
 
 
-def _parse_text(value: Any, source: str) -> str:
-    try:
-        return parse_text(value)
-    except ValueError as err:
-        raise ConfigError(f"{source}: {err}") from None
-
-
 def _reject_unknown_keys(
     mapping: Mapping[Any, Any], known: Sequence[str], path: str, prefix: str
 ) -> None:
@@ -103,10 +96,6 @@ def _reject_unknown_keys(
             close = difflib.get_close_matches(str(key), known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(known)})"
             raise ConfigError(f"{path}: {prefix}{key}: unknown key{hint}")
-
-
-def _kind(value: Any) -> str:
-    return "nothing" if value is None else f"a {type(value).__name__} ({value!r})"
 
 
 def _one_line(err: Exception) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
-from .parsers import parse_arguments, parse_bool
+from .parsers import parse_arguments, parse_bool, parse_from
 
 
 def option(parse: Callable[[Any], Any], doc: str) -> Any:
@@ -56,8 +56,6 @@ class FunctionOptions:
             value = values.get(option_field.name)
             if value is None:
                 continue
-            try:
-                parsed[option_field.name] = option_field.metadata["parse"](value)
-            except ValueError as err:
-                raise ConfigError(f"{where}.{option_field.name}: {err}") from None
+            parse = option_field.metadata["parse"]
+            parsed[option_field.name] = parse_from(parse, value, f"{where}.{option_field.name}")
         return cls(**parsed)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import ConfigError
+
 DEFAULT_BIND = "127.0.0.1:8000"
 
 
@@ -120,9 +122,18 @@ def parse_bind(value: Any) -> str:
 def parse_arguments(value: Any) -> dict[str, Any]:
     """A mapping of argument names to values (a function's keyword arguments)."""
     if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
-        raise ValueError(f"expected a mapping of arguments to values, got {_kind(value)}")
+        raise ValueError(f"expected a mapping of arguments to values, got {describe(value)}")
     return dict(value)
 
 
-def _kind(value: Any) -> str:
+def parse_from(parse: Callable[[Any], Any], raw: Any, source: str) -> Any:
+    """``parse(raw)``; a refused value raises ConfigError naming ``source`` (a key path, a flag)."""
+    try:
+        return parse(raw)
+    except ValueError as err:
+        raise ConfigError(f"{source}: {err}") from None
+
+
+def describe(value: Any) -> str:
+    """What a config value is, for messages: ``a list ([1])``, or ``nothing``."""
     return "nothing" if value is None else f"a {type(value).__name__} ({value!r})"

@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ConfigError
 from .options import FunctionOptions
 from .parsers import (
     DEFAULT_BIND,
@@ -21,6 +20,7 @@ from .parsers import (
     parse_bind,
     parse_bool,
     parse_destination,
+    parse_from,
     parse_label,
     parse_non_negative_int,
     parse_origins,
@@ -172,10 +172,7 @@ def settings() -> list[dataclasses.Field[Any]]:
 
 def parse_setting(setting_field: dataclasses.Field[Any], raw: Any, source: str) -> Any:
     """``raw`` parsed by the setting's parser; raises ConfigError naming ``source`` if refused."""
-    try:
-        return setting_field.metadata["parse"](raw)
-    except ValueError as err:
-        raise ConfigError(f"{source}: {err}") from None
+    return parse_from(setting_field.metadata["parse"], raw, source)
 
 
 def with_settings(config: Config, values: Mapping[str, Any], source: str) -> Config:

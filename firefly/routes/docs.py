@@ -19,10 +19,8 @@ import flask
 from werkzeug.exceptions import NotFound
 
 from ..config import Config
-from ..encoding import dumps
 from ..errors import ConfigError
 from ..features import Feature, Route, Service
-from ..responses import JSON_CONTENT_TYPE
 from .openapi import openapi_document
 
 OPENAPI_PATH = "/openapi.json"
@@ -109,7 +107,7 @@ class DocsFeature(Feature):
 
     def openapi(self) -> flask.Response:
         """``GET /openapi.json``: the OpenAPI 3.1 document."""
-        return flask.Response(dumps(self.document()), 200, mimetype=JSON_CONTENT_TYPE)
+        return flask.jsonify(self.document())
 
     def page(self) -> flask.Response:
         """``GET /docs``: the Swagger UI page."""

@@ -10,6 +10,7 @@ requests elsewhere.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -18,7 +19,6 @@ from typing import Any, ClassVar
 import flask
 
 from ..config import Config
-from ..encoding import dumps
 from ..errors import ServiceUnavailableError
 from ..features import Feature, Route, Service
 from ..responses import JSON_CONTENT_TYPE, encode_error
@@ -141,19 +141,19 @@ class HealthFeature(Feature):
         for function in service.functions:
             arguments = function.spec.options.warmup
             if arguments is not None:
-                warmups.append((function.spec.name, _call_with(function.call, arguments)))
+                warmups.append((function.spec.name, functools.partial(function.call, arguments)))
         self.health.start(warmups)
 
     def alive(self) -> flask.Response:
         """``GET /-/alive``: 200 while the process serves."""
-        return _json_response({"status": "alive", **self.details()})
+        return flask.jsonify({"status": "alive", **self.details()})
 
     def ready(self) -> flask.Response:
         """``GET /-/ready``: 200 once warmed up; 503 before, when warm-up failed, when stopping."""
         health = self.health
         status = health.status.value
         if health.ready:
-            return _json_response({"status": status, **self.details()})
+            return flask.jsonify({"status": status, **self.details()})
         details = self.details()
         message = f"not ready: {status}"
         if health.warmup_error is not None:
@@ -172,13 +172,3 @@ class HealthFeature(Feature):
             "api_version": self.settings.api_version,
             "functions": self._function_names,
         }
-
-
-def _call_with(
-    call: Callable[[dict[str, Any]], Any], arguments: dict[str, Any]
-) -> Callable[[], Any]:
-    return lambda: call(arguments)
-
-
-def _json_response(body: dict[str, Any]) -> flask.Response:
-    return flask.Response(dumps(body), 200, mimetype=JSON_CONTENT_TYPE)

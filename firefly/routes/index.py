@@ -15,7 +15,6 @@ from typing import Any, ClassVar
 import flask
 
 from ..config import Config
-from ..encoding import dumps
 from ..features import Feature, Route, Service
 from ..registry import FunctionSpec
 from ..responses import JSON_CONTENT_TYPE
@@ -91,7 +90,7 @@ class IndexFeature(Feature):
             "api_version": self.settings.api_version,
             "functions": {spec.name: spec.describe() for spec in self._functions},
         }
-        return flask.Response(dumps(body), 200, mimetype=JSON_CONTENT_TYPE)
+        return flask.jsonify(body)
 
 
 def _prefers_html(request: flask.Request) -> bool:
