@@ -69,6 +69,13 @@ class Config:
         "FIREFLY_MAX_CONTENT_LENGTH",
         "Largest request body accepted, in bytes; larger ones get 413.",
     )
+    max_form_parts: int = setting(
+        1000,
+        parse_positive_int,
+        "FIREFLY_MAX_FORM_PARTS",
+        "Most parts a multipart/form-data body may have; more get 413.",
+        metavar="N",
+    )
     bind: str = setting(
         DEFAULT_BIND, parse_bind, "FIREFLY_BIND", "Address the firefly command listens on."
     )
@@ -79,13 +86,35 @@ class Config:
         1,
         parse_positive_int,
         "FIREFLY_THREADS",
-        "Threads per worker; more than 1 uses gunicorn's gthread worker.",
+        "Threads per worker: calls one worker runs at the same time.",
     )
     timeout: int = setting(
         30,
         parse_positive_int,
         "FIREFLY_TIMEOUT",
-        "Seconds a worker may spend on one request before it is restarted.",
+        "Seconds a call may run; past it the caller gets 504 (see docs/cli.rst).",
+    )
+    server: str = setting(
+        "gunicorn",
+        choice("gunicorn", "granian"),
+        "FIREFLY_SERVER",
+        "Server of the firefly command: gunicorn, or granian (pip install firefly-python[granian]).",
+        metavar="NAME",
+    )
+    read_timeout: float = setting(
+        10.0,
+        parse_seconds,
+        "FIREFLY_READ_TIMEOUT",
+        "Seconds a client may take to send a request's headers, and at most between two parts of"
+        " its body; a slower one gets 408 and is disconnected.",
+        metavar="SECONDS",
+    )
+    max_waiting: int = setting(
+        64,
+        parse_positive_int,
+        "FIREFLY_MAX_WAITING",
+        "Requests a worker holds waiting for a free thread; more get 503 with Retry-After.",
+        metavar="N",
     )
     reload: bool = setting(
         False, parse_bool, "FIREFLY_RELOAD", "Restart workers when the code changes (development)."
