@@ -16,7 +16,8 @@
           ├── PayloadTooLargeError   413 body over the limit
           ├── ValidationError        422 arguments that don't fit the function
           ├── RemoteError            500 the function raised; has ``remote_type``
-          └── ServiceUnavailableError 503 not ready
+          ├── ServiceUnavailableError 503 not ready, or too busy (``Retry-After``)
+          └── CallTimeoutError       504 the call ran past the server's timeout
 
 The server raises the ``HTTPError`` subclasses while handling a request and
 turns them into ``{"error": message}`` responses; the client turns such a
@@ -132,6 +133,17 @@ class ServiceUnavailableError(HTTPError):
     status_code = 503
 
 
+class CallTimeoutError(HTTPError):
+    """504: the call ran past the server's timeout; its answer, if any, was dropped."""
+
+    status_code = 504
+
+    @classmethod
+    def for_call(cls, name: str, seconds: float) -> CallTimeoutError:
+        """The error for a call to ``name`` (a function, or a method and path) past ``seconds``."""
+        return cls(f"{name} ran past the {seconds:g} s timeout", timeout=seconds)
+
+
 ERRORS_BY_STATUS: dict[int, type[HTTPError]] = {
     cls.status_code: cls
     for cls in (
@@ -144,6 +156,7 @@ ERRORS_BY_STATUS: dict[int, type[HTTPError]] = {
         ValidationError,
         RemoteError,
         ServiceUnavailableError,
+        CallTimeoutError,
     )
 }
 
