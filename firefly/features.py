@@ -46,6 +46,10 @@ class Route:
     :param public: whether it is answered without the token when one is set.
     :param operation: its OpenAPI operation (for its first method); None leaves
         it out of the document.
+    :param immediate: whether it answers at once, never waiting on anything, so
+        that Firefly's worker may answer it from its event loop instead of
+        queueing it behind calls (the health checks: a busy worker still
+        answers them).
     """
 
     rule: str
@@ -54,6 +58,7 @@ class Route:
     methods: tuple[str, ...] = ("GET",)
     public: bool = False
     operation: dict[str, Any] | None = None
+    immediate: bool = False
 
     @property
     def path(self) -> str:

@@ -130,8 +130,8 @@ class HealthFeature(Feature):
         ready["responses"].update(error_refs((503,)))
         alive = service_operation("alive", "Whether the process serves", json_content("Health"))
         return (
-            Route(ALIVE_PATH, "alive", self.alive, public=public, operation=alive),
-            Route(READY_PATH, "ready", self.ready, public=public, operation=ready),
+            Route(ALIVE_PATH, "alive", self.alive, public=public, operation=alive, immediate=True),
+            Route(READY_PATH, "ready", self.ready, public=public, operation=ready, immediate=True),
         )
 
     def start(self, service: Service) -> None:
