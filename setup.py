@@ -23,7 +23,9 @@ TEST_REQUIRES = [
     "hypothesis>=6.100",
     "playwright>=1.40",
     "docutils>=0.20",  # tests/test_docs.py checks that README.rst is valid reStructuredText
+    "granian[reload]>=2.5",  # the end-to-end tests run the firefly command on each server
 ]
+GRANIAN_REQUIRES = ["granian[reload]>=2.5"]  # [reload]: watchfiles, for --reload
 LINT_REQUIRES = ["ruff>=0.6", "mypy>=1.10", "types-PyYAML", "types-requests"]
 DOCS_REQUIRES = ["sphinx>=7"]
 
@@ -49,6 +51,7 @@ setup(
         "swagger-ui-py>=23.9",
     ],
     extras_require={
+        "granian": GRANIAN_REQUIRES,
         "test": TEST_REQUIRES,
         "lint": LINT_REQUIRES,
         "docs": DOCS_REQUIRES,

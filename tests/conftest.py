@@ -142,14 +142,26 @@ def gunicorn_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "gunicorn", *args]
 
 
+#: The servers ``firefly --server`` runs; end-to-end tests of the command run on each.
+SERVERS = ("gunicorn", "granian")
+#: Decorates a test that uses ``firefly_server``: run it once on each server.
+on_each_server = pytest.mark.parametrize("server_name", SERVERS)
+
+
 @pytest.fixture
-def firefly_server(tmp_path: Path):
+def server_name() -> str:
+    """The server ``firefly_server`` runs: gunicorn, unless a test is marked ``on_each_server``."""
+    return "gunicorn"
+
+
+@pytest.fixture
+def firefly_server(tmp_path: Path, server_name: str):
     """Start ``firefly ARGS`` on a free port; use as ``with firefly_server(args) as server``."""
 
     def start(*args: str, env: dict[str, str] | None = None, cwd: Path = APPS):
         port = free_port()
         return serve(
-            firefly_command("--bind", f"127.0.0.1:{port}", *args),
+            firefly_command("--server", server_name, "--bind", f"127.0.0.1:{port}", *args),
             port,
             cwd=cwd,
             env=env,

@@ -20,7 +20,7 @@ from ..config.parsers import (
 from ..errors import FireflyError, LoadError
 from ..loader import split_function_name
 from ..logs import configure_logging
-from ..server import FireflyApplication
+from ..server import server_for
 
 
 class FunctionNameType(click.ParamType):
@@ -135,7 +135,7 @@ def serve_command(**flags: Any) -> None:
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
-        server = FireflyApplication(load_config(flags, os.environ))
+        server = server_for(load_config(flags, os.environ))
     except FireflyError as err:
         raise click.ClickException(str(err)) from None
     configure_logging()

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, on_each_server
 from tests.test_docs import CODE_DIRECTIVE, DOCS, directive_blocks, read
 
 TIMEOUT = 10
@@ -77,6 +77,7 @@ def examples_environment() -> dict[str, str]:
 # stderr
 
 
+@on_each_server
 def test_a_text_line_per_request_on_stderr_by_default(firefly_server):
     with firefly_server("funcs.square", "funcs.fail") as server:
         square = requests.post(server.url + "square", json={"n": 4}, timeout=TIMEOUT)
@@ -104,6 +105,7 @@ def test_a_text_line_per_request_on_stderr_by_default(firefly_server):
     assert (by_id["404"]["status"], by_id["404"]["function"]) == ("404", "-")
 
 
+@on_each_server
 def test_json_lines_with_the_option(firefly_server):
     with firefly_server("funcs.square", "--access-log-format", "json") as server:
         response = requests.post(server.url + "square", json={"n": 3}, timeout=TIMEOUT)
@@ -120,6 +122,7 @@ def test_json_lines_with_the_option(firefly_server):
     assert line["duration_ms"] > 0 and line["exception"] is None
 
 
+@on_each_server
 def test_off_writes_no_line(firefly_server):
     with firefly_server("funcs.square", env={"FIREFLY_ACCESS_LOG": "off"}) as server:
         quiet = requests.post(
@@ -170,6 +173,7 @@ def assert_each_request_once(lines: list[str], ids: list[str], names: list[str],
     assert len([n for n in names if ROTATED.fullmatch(n)]) >= 5
 
 
+@on_each_server
 def test_the_firefly_file_example_rotates_without_losing_a_line(firefly_server, tmp_path):
     args = docs_command("access-log-file")
     assert args[:4] == ["funcs.square", "--workers", "3", "--access-log"]

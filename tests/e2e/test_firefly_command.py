@@ -1,5 +1,6 @@
-"""The real ``firefly`` command, serving on free ports."""
+"""The real ``firefly`` command, serving on free ports, on each server it embeds."""
 
+import http.client
 import shutil
 import socket
 import subprocess
@@ -12,11 +13,14 @@ import requests
 
 import firefly
 
-from ..conftest import APPS, EXAMPLES, free_port, stop
+from ..conftest import APPS, EXAMPLES, SERVERS, free_port, on_each_server, stop
 
 TIMEOUT = 10
+#: The line each server logs as it starts a worker process.
+WORKER_STARTED = {"gunicorn": "Booting worker", "granian": "Spawning worker-"}
 
 
+@on_each_server
 def test_serves_a_function_and_prints_the_url(firefly_server):
     with firefly_server("funcs.square") as server:
         response = requests.post(server.url + "square", data='{"n": 4}', timeout=TIMEOUT)
@@ -30,10 +34,12 @@ def test_serves_a_function_and_prints_the_url(firefly_server):
         assert f"{server.url}\n" in server.log()
 
 
-def test_the_console_script_serves_several_functions(tmp_path):
+@on_each_server
+def test_the_console_script_serves_several_functions(tmp_path, server_name):
     executable = shutil.which("firefly") or pytest.fail("the firefly command is not installed")
     port = free_port()
     args = [executable, "funcs.square", "funcs.cube", "--bind", f"127.0.0.1:{port}"]
+    args += ["--server", server_name]
     from ..conftest import serve
 
     with serve(args, port, log_dir=tmp_path) as server:
@@ -48,11 +54,12 @@ def port_is_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def test_default_bind_is_127_0_0_1_port_8000_and_the_url_is_printed():
+@on_each_server
+def test_default_bind_is_127_0_0_1_port_8000_and_the_url_is_printed(server_name):
     if not port_is_free(8000):
         pytest.skip("port 8000 is taken on this machine")
     process = subprocess.Popen(
-        [sys.executable, "-m", "firefly", "funcs.square"],
+        [sys.executable, "-m", "firefly", "--server", server_name, "funcs.square"],
         cwd=APPS,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -66,6 +73,7 @@ def test_default_bind_is_127_0_0_1_port_8000_and_the_url_is_printed():
         stop(process)
 
 
+@on_each_server
 def test_token_is_required_and_the_function_never_runs_without_it(firefly_server, tmp_path):
     marker = tmp_path / "calls.txt"
     with firefly_server("--token", "abcd1234", "funcs.counter") as server:
@@ -87,6 +95,7 @@ def test_token_is_required_and_the_function_never_runs_without_it(firefly_server
         assert firefly.Client(server.url, auth_token="abcd1234").counter(path=str(marker)) == 3
 
 
+@on_each_server
 def test_token_from_the_environment_stays_out_of_the_process_list(firefly_server):
     with firefly_server("funcs.square", env={"FIREFLY_TOKEN": "s3cret"}) as server:
         assert "s3cret" not in " ".join(server.process.args)
@@ -97,6 +106,7 @@ def test_token_from_the_environment_stays_out_of_the_process_list(firefly_server
         assert client.square(n=2) == 4
 
 
+@on_each_server
 def test_serves_a_config_file_of_the_original_format(firefly_server):
     with firefly_server("-c", "configs/original.yml") as server:
         assert requests.post(server.url + "sq", json={"n": 5}, timeout=TIMEOUT).status_code == 401
@@ -106,6 +116,7 @@ def test_serves_a_config_file_of_the_original_format(firefly_server):
         assert client.cube(n=2) == 8
 
 
+@on_each_server
 def test_the_shipped_config_example_serves_the_example_functions(firefly_server, tmp_path):
     config = tmp_path / "config.yml"
     config.write_text((EXAMPLES.parent / "config.yml.example").read_text())
@@ -113,6 +124,7 @@ def test_the_shipped_config_example_serves_the_example_functions(firefly_server,
         assert firefly.Client(server.url, auth_token="abcd1234").square(n=4) == 16
 
 
+@on_each_server
 @pytest.mark.parametrize("extra", [[], ["--threads", "4"]], ids=["sync", "gthread"])
 def test_fifty_concurrent_requests_to_a_20ms_function_all_succeed(firefly_server, extra):
     with firefly_server(*extra, "funcs.slow") as server:
@@ -126,32 +138,18 @@ def test_fifty_concurrent_requests_to_a_20ms_function_all_succeed(firefly_server
         assert {r.json() for r in responses} == {"done"}
 
 
-def test_threads_flag_switches_to_the_gthread_worker(firefly_server):
-    with firefly_server("--threads", "3", "funcs.square") as server:
-        assert requests.post(server.url + "square", json={"n": 3}, timeout=TIMEOUT).json() == 9
-        assert "Using worker: gthread" in server.log()
-
-
-def test_timeout_flag_restarts_a_worker_stuck_in_a_call(firefly_server):
-    with firefly_server("--timeout", "1", "funcs.slow") as server:
-        started = time.monotonic()
-        aborted = requests.post(server.url + "slow", json={"seconds": 8}, timeout=TIMEOUT)
-        assert aborted.status_code == 500
-        assert time.monotonic() - started < 6
-        assert "WORKER TIMEOUT" in server.log()
-        answer = requests.post(server.url + "slow", json={"seconds": 0}, timeout=TIMEOUT)
-        assert answer.json() == "done"
-
-
-def test_workers_flag_starts_that_many_workers(firefly_server):
+@on_each_server
+def test_workers_flag_starts_that_many_workers(firefly_server, server_name):
+    started = WORKER_STARTED[server_name]
     with firefly_server("-w", "2", "funcs.square") as server:
         deadline = time.monotonic() + TIMEOUT
-        while server.log().count("Booting worker") < 2 and time.monotonic() < deadline:
+        while server.log().count(started) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert server.log().count("Booting worker") == 2
+        assert server.log().count(started) == 2
         assert requests.post(server.url + "square", json={"n": 3}, timeout=TIMEOUT).json() == 9
 
 
+@on_each_server
 def test_errors_keep_the_server_serving_and_tracebacks_stay_in_the_log(firefly_server):
     with firefly_server("--max-content-length", "100", "funcs.square", "funcs.fail") as server:
         url = server.url
@@ -174,6 +172,7 @@ def test_errors_keep_the_server_serving_and_tracebacks_stay_in_the_log(firefly_s
         assert "Traceback" in server.log()
 
 
+@on_each_server
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -184,11 +183,11 @@ def test_errors_keep_the_server_serving_and_tracebacks_stay_in_the_log(firefly_s
         (["-c", "bad.yml"], "functions.square.pth: unknown key"),
     ],
 )
-def test_bad_command_lines_exit_non_zero_with_one_line(tmp_path, args, message):
+def test_bad_command_lines_exit_non_zero_with_one_line(tmp_path, args, message, server_name):
     (tmp_path / "bad.yml").write_text("functions: {square: {function: funcs.square, pth: /x}}\n")
     (tmp_path / "funcs.py").write_text((APPS / "funcs.py").read_text())
     result = subprocess.run(
-        [sys.executable, "-m", "firefly", *args],
+        [sys.executable, "-m", "firefly", "--server", server_name, *args],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -200,6 +199,7 @@ def test_bad_command_lines_exit_non_zero_with_one_line(tmp_path, args, message):
     assert message in result.stderr
 
 
+@on_each_server
 def test_reload_serves_changed_code(firefly_server, tmp_path):
     module = tmp_path / "changing.py"
     module.write_text("def value():\n    return 1\n")
@@ -220,11 +220,22 @@ def test_reload_serves_changed_code(firefly_server, tmp_path):
         assert result == 2
 
 
-def test_reload_with_a_missing_function_exits_non_zero_without_traceback(tmp_path):
+@pytest.mark.parametrize("server_name", SERVERS)
+def test_reload_with_a_missing_function_exits_non_zero_without_traceback(tmp_path, server_name):
     (tmp_path / "funcs.py").write_text("def square(n):\n    return n * n\n")
     port = free_port()
+    server = ["--server", server_name]
     result = subprocess.run(
-        [sys.executable, "-m", "firefly", "--reload", "-b", f"127.0.0.1:{port}", "funcs.nosuch"],
+        [
+            sys.executable,
+            "-m",
+            "firefly",
+            *server,
+            "--reload",
+            "-b",
+            f"127.0.0.1:{port}",
+            "funcs.nosuch",
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -233,3 +244,61 @@ def test_reload_with_a_missing_function_exits_non_zero_without_traceback(tmp_pat
     assert result.returncode != 0
     assert "firefly: cannot load 'funcs.nosuch'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# granian only
+
+
+@pytest.mark.parametrize("server_name", ["granian"])
+def test_a_call_past_the_timeout_gets_a_json_504_and_the_worker_serves_on(firefly_server):
+    with firefly_server("--timeout", "1", "--threads", "2", "funcs.slow") as server:
+        started = time.monotonic()
+        late = requests.post(server.url + "slow", json={"seconds": 3}, timeout=TIMEOUT)
+        assert time.monotonic() - started < 2.5
+        assert late.status_code == 504
+        assert late.json()["error"] == "slow ran past the 1 s timeout"
+        answer = requests.post(server.url + "slow", json={"seconds": 0}, timeout=TIMEOUT)
+        assert answer.json() == "done"
+
+
+@pytest.mark.parametrize("server_name", ["granian"])
+def test_granian_listens_on_a_unix_socket(tmp_path, server_name):
+    path = tmp_path / "firefly.sock"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "firefly", "--server", server_name, "-b", f"unix:{path}"]
+        + ["funcs.square"],
+        cwd=APPS,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout.readline() == f"unix:{path}/\n"
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            connection = UnixConnection(str(path))
+            try:
+                connection.request("POST", "/square", body=b'{"n": 4}')
+                response = connection.getresponse()
+                answer = (response.status, response.read())
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the socket never answered"
+                time.sleep(0.1)
+            finally:
+                connection.close()
+        assert answer == (200, b"16")
+    finally:
+        stop(process)
+
+
+class UnixConnection(http.client.HTTPConnection):
+    """An HTTP connection over a unix socket."""
+
+    def __init__(self, path: str):
+        super().__init__("localhost", timeout=TIMEOUT)
+        self.path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self.path)

@@ -1,11 +1,12 @@
 """Health checks, warm-up, graceful drain and request ids in the logs, on a real server."""
 
 import signal
+import threading
 import time
 
 import requests
 
-from tests.conftest import APPS
+from tests.conftest import APPS, on_each_server
 
 
 def _poll(check, timeout=20.0):
@@ -18,6 +19,7 @@ def _poll(check, timeout=20.0):
     raise AssertionError("condition not met in time")
 
 
+@on_each_server
 def test_ready_after_the_warm_up_call(firefly_server, tmp_path):
     config = tmp_path / "config.yml"
     config.write_text(
@@ -38,6 +40,7 @@ def test_ready_after_the_warm_up_call(firefly_server, tmp_path):
         assert ready
 
 
+@on_each_server
 def test_sigterm_makes_the_worker_unready_but_serving_for_the_shutdown_delay(firefly_server):
     with firefly_server("funcs.square", "--shutdown-delay", "3") as server:
         assert requests.get(server.url + "-/ready", timeout=5).status_code == 200
@@ -52,6 +55,7 @@ def test_sigterm_makes_the_worker_unready_but_serving_for_the_shutdown_delay(fir
         assert server.process.returncode == 0
 
 
+@on_each_server
 def test_log_lines_of_a_request_carry_its_id(firefly_server):
     with firefly_server("funcs.fail", "--access-log", "off") as server:
         response = requests.post(
@@ -62,6 +66,24 @@ def test_log_lines_of_a_request_carry_its_id(firefly_server):
         log = _poll(lambda: "ValueError" in server.log() and server.log())
     lines = [line for line in log.splitlines() if "function 'fail' failed" in line]
     assert lines and all("[trace-77]" in line for line in lines), log
+
+
+@on_each_server
+def test_sigterm_answers_the_calls_in_flight_before_the_worker_stops(firefly_server):
+    with firefly_server("funcs.slow") as server:
+        answers = []
+        call = threading.Thread(
+            target=lambda: answers.append(
+                requests.post(server.url + "slow", json={"seconds": 1.5}, timeout=10)
+            )
+        )
+        call.start()
+        time.sleep(0.5)  # the call is running
+        server.process.send_signal(signal.SIGTERM)
+        call.join(timeout=10)
+        server.process.wait(timeout=20)
+    assert [(answer.status_code, answer.json()) for answer in answers] == [(200, "done")]
+    assert server.process.returncode == 0
 
 
 def test_health_checks_under_gunicorn_need_no_token(gunicorn_server):
