@@ -1,5 +1,6 @@
 """Smoke tests of the benchmarks: ``run.py --quick`` loads every target, ``features.py --quick``
-times every feature, ``instructions.py --quick`` counts the instructions of all off and all on."""
+times every feature, ``instructions.py --quick`` counts the instructions of all off and all on,
+``slowclients.py --quick`` runs every probe on the firefly command."""
 
 from __future__ import annotations
 
@@ -17,9 +18,12 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 RUN = BENCHMARKS / "run.py"
 FEATURES = BENCHMARKS / "features.py"
 INSTRUCTIONS = BENCHMARKS / "instructions.py"
+SLOW_CLIENTS = BENCHMARKS / "slowclients.py"
 TIMEOUT = 90
 FEATURES_TIMEOUT = 60
 INSTRUCTIONS_TIMEOUT = 240  # four Python processes under valgrind, two at a time
+SLOW_CLIENTS_TIMEOUT = 120
+SLOW_CLIENT_PROBES = {"slow-headers", "stalled-bodies", "both", "stalled-cut", "burst", "sigterm"}
 EXPECTED_ROWS = {
     (target, function)
     for target in ("raw-wsgi", "flask", "firefly-sync", "firefly-gthread")
@@ -122,3 +126,13 @@ def test_quick_instruction_count_reports_all_off_and_all_on() -> None:
     # a call runs thousands of instructions, and the features add to them
     assert 1_000 < counts["all off"] < counts["all on (single-process metrics)"], counts
     assert counts["all off"] < counts["all on (multiprocess metrics)"], counts
+
+
+@pytest.mark.timeout(SLOW_CLIENTS_TIMEOUT + 30)
+def test_quick_slow_clients_run_reports_every_probe() -> None:
+    out = run_quick(SLOW_CLIENTS, SLOW_CLIENTS_TIMEOUT)
+    # a table row per probe (target, probe, status, median, max), and what the probe found
+    rows = [line.split() for line in out.splitlines()]
+    assert {cells[1] for cells in rows if cells[:1] == ["firefly"]} >= SLOW_CLIENT_PROBES, out
+    for probe in SLOW_CLIENT_PROBES:
+        assert f"\nfirefly {probe}: " in out, out
