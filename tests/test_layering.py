@@ -103,6 +103,7 @@ def test_only_the_entry_points_import_the_app(module):
         "firefly",
         "firefly.main",
         "firefly.server.gunicorn",
+        "firefly.server.granian",
         "firefly.cli.serve",
     }
 
