@@ -14,6 +14,7 @@ import pytest
 from firefly import Firefly
 from firefly.cli import main
 from firefly.config import Config
+from firefly.config.settings import FunctionConfig
 from firefly.server import GRANIAN_MISSING, server_for
 from firefly.server.granian import GranianServer, WorkerApp, address, address_of
 
@@ -64,9 +65,9 @@ def test_a_spawned_worker_builds_its_own_app():
 
 
 def test_a_worker_that_cannot_build_the_app_exits_with_one_line():
-    config = Config(reload=True)
-    loader = WorkerApp(config, None, multiprocessing.Event())
-    with pytest.raises(SystemExit, match=r"^firefly: no functions to serve"):
+    missing = FunctionConfig(name="nosuch", function="firefly.nosuch", path="/nosuch")
+    loader = WorkerApp(Config(functions=(missing,), reload=True), None, multiprocessing.Event())
+    with pytest.raises(SystemExit, match=r"^firefly: .*'firefly' has no attribute 'nosuch'"):
         loader()
 
 
