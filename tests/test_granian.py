@@ -72,7 +72,8 @@ def test_a_worker_that_cannot_build_the_app_exits_with_one_line():
 
 
 def test_without_granian_the_server_is_one_line_and_a_non_zero_exit(monkeypatch, runner, capsys):
-    monkeypatch.setitem(sys.modules, "granian", None)  # import granian raises ModuleNotFoundError
+    for name in [name for name in sys.modules if name.split(".")[0] == "granian"] + ["granian"]:
+        monkeypatch.setitem(sys.modules, name, None)  # importing it raises ModuleNotFoundError
     monkeypatch.delitem(sys.modules, "firefly.server.granian")
     with pytest.raises(Exception, match=r"needs granian: pip install firefly-python\[granian\]"):
         server_for(Config(server="granian"))
