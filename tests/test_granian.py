@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from firefly import Firefly
-from firefly.cli import main
+from firefly.cli import serve_command
 from firefly.config import Config
 from firefly.config.settings import FunctionConfig
 from firefly.server import GRANIAN_MISSING, server_for
@@ -77,6 +77,6 @@ def test_without_granian_the_server_is_one_line_and_a_non_zero_exit(monkeypatch,
     monkeypatch.delitem(sys.modules, "firefly.server.granian")
     with pytest.raises(Exception, match=r"needs granian: pip install firefly-python\[granian\]"):
         server_for(Config(server="granian"))
-    result = runner.invoke(main, ["--server", "granian", "funcs.square"])
+    result = runner.invoke(serve_command, ["--server", "granian", "funcs.square"])
     assert result.exit_code == 1
     assert result.output == f"Error: {GRANIAN_MISSING}\n"
