@@ -529,6 +529,7 @@ def probe_sigterm(server: Server, settings: Settings) -> Result:
         while time.monotonic() < stopped + SHUTDOWN_DELAY:
             ready[request(server.port, "GET", "/-/ready", None, READY_TIMEOUT).status] += 1
             replies.append(square(server.port))
+            time.sleep(SAMPLE_INTERVAL)
         statuses = Counter(call.result().status for call in calls)
     graceful_timeout = Config().timeout + SHUTDOWN_DELAY
     try:
