@@ -2,10 +2,12 @@
 
 Their type hints are the schema firefly checks arguments against (see
 docs/validation.rst): ``square`` takes a number, and answers 422 to anything else.
-``fail`` always raises, to show how errors are answered and counted (docs/metrics.rst).
+``fail`` always raises, to show how errors are answered and counted (docs/metrics.rst),
+and ``slow`` takes its time, to show timeouts (docs/cli.rst).
 """
 
 import io
+import time
 from typing import Annotated, BinaryIO
 
 from pydantic import Field
@@ -46,3 +48,9 @@ def repeat(
 def fail(message: str = "boom") -> None:
     """Always raise ``ValueError(message)``: the caller gets a 500, and the metrics count it."""
     raise ValueError(message)
+
+
+def slow(seconds: Annotated[float, Field(ge=0, le=3600)] = 1.0) -> float:
+    """Sleep ``seconds``, then return them: a call that runs past ``--timeout`` gets a 504."""
+    time.sleep(seconds)
+    return seconds

@@ -2,17 +2,15 @@
 
 Besides running gunicorn with the settings of a :class:`~firefly.config.Config`,
 it does what a worker's life needs: a shared directory for prometheus-client's
-multiprocess metrics, each worker prepared (its features started, its
-warm-up begun) as soon as it starts, a graceful drain on SIGTERM during which
-``/-/ready`` answers 503, and the features stopped as the worker exits.
+multiprocess metrics, Firefly's worker class (:mod:`firefly.server.worker`:
+each worker prepared as it starts, slow clients, overload, timeouts and the
+graceful drain on SIGTERM), and the features stopped as the worker exits.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import signal
-import threading
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -27,6 +25,9 @@ from ..telemetry.metrics import (
     remove_multiprocess_directory,
     worker_exited,
 )
+
+#: Firefly's worker: requests are read in full by an event loop before a thread runs them
+WORKER_CLASS = "firefly.server.worker.FireflyWorker"
 
 
 class AppConfigError(AppImportError, RuntimeError):
@@ -74,11 +75,11 @@ class FireflyApplication(BaseApplication):
             "bind": [config.bind],
             "workers": config.workers,
             "threads": config.threads,
+            "worker_class": WORKER_CLASS,
             "timeout": config.timeout,
             "graceful_timeout": config.timeout + math.ceil(config.shutdown_delay),
             "reload": config.reload,
             "when_ready": announce,
-            "post_worker_init": self.worker_started,
             "worker_exit": self.worker_stopped,
             "child_exit": lambda server, worker: worker_exited(worker.pid),
         }
@@ -99,12 +100,6 @@ class FireflyApplication(BaseApplication):
             if os.getpid() == server_pid:  # workers, forked inside run(), unwind through here too
                 self.remove_metrics_directory()
 
-    def worker_started(self, worker: Any) -> None:
-        """In a new worker: assemble the app and start its warm-up; drain on SIGTERM."""
-        app = worker.wsgi
-        app.prepare()
-        drain_on_sigterm(app, self.firefly_config.shutdown_delay)
-
     def worker_stopped(self, server: Any, worker: Any) -> None:
         """A worker exits: stop its app's features, so that they flush what they hold."""
         app = getattr(worker, "wsgi", None)
@@ -116,32 +111,6 @@ class FireflyApplication(BaseApplication):
         if self.metrics_directory:
             remove_multiprocess_directory(self.metrics_directory)
             self.metrics_directory = None
-
-
-def drain_on_sigterm(app: Firefly, delay: float) -> None:
-    """On SIGTERM, report not ready at once, keep serving ``delay`` seconds, then stop.
-
-    gunicorn's own SIGTERM handler (stop accepting, finish the requests in
-    hand) runs when the delay is over: this worker signals itself again.
-    """
-    stop_worker = signal.getsignal(signal.SIGTERM)
-    draining, delay_over = threading.Event(), threading.Event()
-
-    def end_delay() -> None:
-        delay_over.set()
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    def on_sigterm(signum: int, frame: Any) -> None:
-        app.health.stop()
-        if delay > 0 and not delay_over.is_set():
-            if not draining.is_set():
-                draining.set()
-                threading.Timer(delay, end_delay).start()
-            return
-        if callable(stop_worker):
-            stop_worker(signum, frame)
-
-    signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def announce(server: Any) -> None:

@@ -10,7 +10,8 @@ in a queue of at most ``max_waiting``; past it they get 503 with
 ``Retry-After`` at once. The loop watches each running call: at ``timeout``
 its caller gets 504 and a fresh thread takes the abandoned one's place; a
 worker with as many abandoned calls still running as it has threads
-restarts gracefully. On SIGTERM it stops accepting, answers what it has
+restarts gracefully. On SIGTERM, ``/-/ready`` answers 503 at once; after
+``shutdown_delay`` seconds the worker stops accepting, answers what it has
 accepted, and exits. Use it with gunicorn directly as
 ``gunicorn -k firefly.server.worker.FireflyWorker firefly.main:app``.
 """
@@ -114,6 +115,8 @@ class FireflyWorker(base.Worker):
         self.abandoned_lock = threading.Lock()
         self.read_timeout = 10.0
         self.max_waiting = 64
+        self.shutdown_delay = 0.0
+        self.stop_at: float | None = None  #: when SIGTERM's delay ends
         super().init_process()
 
     def load_wsgi(self) -> None:
@@ -121,6 +124,7 @@ class FireflyWorker(base.Worker):
         settings = getattr(self.wsgi, "settings", None)
         self.read_timeout = float(getattr(settings, "read_timeout", self.read_timeout))
         self.max_waiting = int(getattr(settings, "max_waiting", self.max_waiting))
+        self.shutdown_delay = float(getattr(settings, "shutdown_delay", 0.0))
         self.error_app = getattr(self.wsgi, "server_error_app", PLAIN_SERVER_ERROR_APP)
         paths = getattr(self.wsgi, "immediate_paths", ())
         self.immediate = frozenset(path.encode("latin-1") for path in paths)
@@ -132,11 +136,21 @@ class FireflyWorker(base.Worker):
         )
 
     def handle_exit(self, sig: int, frame: Any) -> None:
-        self.alive = False
+        """SIGTERM: ``/-/ready`` answers 503 at once; then stop after ``shutdown_delay`` s."""
+        if self.stop_at is None:
+            self.stop_at = time.monotonic() + self.shutdown_delay
+            health = getattr(self.wsgi, "health", None)
+            if health is not None:
+                health.stop()
+        if self.shutdown_delay <= 0:
+            self.alive = False
 
     # The event loop (main thread) ------------------------------------------
 
     def run(self) -> None:
+        prepare = getattr(self.wsgi, "prepare", None)
+        if prepare is not None:
+            prepare()  # a Firefly app: features started and warm-up begun before the first request
         for fd in (self.PIPE[0], self.wake_read):
             self.poller.register(fd, selectors.EVENT_READ, self.drain_wakeups)
         for _ in range(self.cfg.threads):
@@ -151,6 +165,8 @@ class FireflyWorker(base.Worker):
                 next_sweep = now + SWEEP_INTERVAL
                 self.sweep(now)
                 self.notify()
+                if self.stop_at is not None and now >= self.stop_at:
+                    self.alive = False
                 if self.ppid != os.getppid():
                     self.log.info("Parent changed, shutting down: %s", self)
                     break

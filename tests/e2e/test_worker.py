@@ -14,10 +14,12 @@ import time
 import pytest
 import requests
 
-from tests.conftest import APPS
+from tests.conftest import APPS, EXAMPLES, Server
+from tests.test_docs import DOCS, console_calls, named_block
 from tests.test_metrics import sample
 
 TIMEOUT = 15
+CLI_PAGE = DOCS / "cli.rst"
 
 
 def receive_all(url: str, data: bytes, wait: float = 5.0) -> bytes:
@@ -29,6 +31,14 @@ def receive_all(url: str, data: bytes, wait: float = 5.0) -> bytes:
         while chunk := sock.recv(65536):
             received += chunk
     return received
+
+
+def logged(server: Server, text: str) -> None:
+    """Wait until the server's log holds ``text`` (access log lines are written in batches)."""
+    deadline = time.monotonic() + 5
+    while text not in server.log():
+        assert time.monotonic() < deadline, f"{text!r} not logged:\n{server.log()}"
+        time.sleep(0.05)
 
 
 def exchange(url: str, data: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -61,9 +71,29 @@ def test_a_call_past_the_timeout_gets_a_json_504_and_the_worker_serves_on(firefl
         after = requests.post(server.url + "slow", json={"seconds": 0}, timeout=TIMEOUT)
         assert after.json() == "done"
         time.sleep(2.5)  # the abandoned call ends: it must not be logged as answered
+        logged(server, "rid=late-call")
         late_lines = [line for line in server.log().splitlines() if "rid=late-call" in line]
         assert len(late_lines) == 1 and '"POST /slow" 504' in late_lines[0]
         assert "answered 504" in server.log()
+
+
+def test_the_documented_timeout_example_answers_as_shown(firefly_server):
+    (serve_words, _), (curl_words, shown) = console_calls(named_block(CLI_PAGE, "timeout-example"))
+    assert serve_words[0] == "firefly" and curl_words[:3] == ["curl", "-i", "-d"]
+    shown_head, _, shown_body = shown.partition("\n\n")
+    with firefly_server(*serve_words[1:], cwd=EXAMPLES) as server:
+        path = curl_words[4].split("/", 3)[3]
+        answer = requests.post(server.url + path, data=curl_words[3], timeout=TIMEOUT)
+    status_line, *header_lines = shown_head.splitlines()
+    assert status_line == f"HTTP/1.1 {answer.status_code} {answer.reason}"
+    for name, value in (line.split(": ", 1) for line in header_lines):
+        if name != "X-Request-ID":
+            assert answer.headers[name] == value
+    body = answer.json()
+    assert body.pop("request_id") == answer.headers["X-Request-ID"]
+    documented = json.loads(shown_body)
+    documented.pop("request_id")
+    assert body == documented
 
 
 def test_with_threads_a_timed_out_call_leaves_the_other_calls_running(firefly_server):
@@ -144,10 +174,10 @@ def test_errors_met_outside_the_app_are_json_with_a_request_id_logged_and_counte
             for status in (400, 408, 413, 414, 431)
         }
         assert counted == {400: 2, 408: 1, 413: 1, 414: 1, 431: 1}
-        log = server.log()
-        assert '"POST /square" 413' in log and "rid=rid-5" in log
-        assert '"POST /square" 408' in log and "rid=rid-6" in log
-        assert "Traceback" not in log
+        for line in ('"POST /square" 413 ', '"POST /square" 408 '):
+            logged(server, line)
+        assert "rid=rid-5" in server.log() and "rid=rid-6" in server.log()
+        assert "Traceback" not in server.log()
 
 
 def test_a_client_expecting_100_continue_gets_it_before_sending_its_body(firefly_server):
