@@ -20,6 +20,7 @@ from tests.test_metrics import sample
 
 TIMEOUT = 15
 CLI_PAGE = DOCS / "cli.rst"
+DEPLOYMENT_PAGE = DOCS / "deployment.rst"
 
 
 def receive_all(url: str, data: bytes, wait: float = 5.0) -> bytes:
@@ -195,9 +196,10 @@ def test_a_client_expecting_100_continue_gets_it_before_sending_its_body(firefly
 
 
 def test_gunicorn_users_get_the_same_protection_with_the_worker_class(gunicorn_server):
-    args = ["-k", "firefly.server.worker.FireflyWorker", "--timeout", "1", "firefly.main:app"]
-    env = {"FIREFLY_FUNCTIONS": "funcs.square,funcs.slow", "FIREFLY_READ_TIMEOUT": "0.5"}
-    with gunicorn_server(*args, env=env, cwd=APPS) as server:
+    ((words, _),) = console_calls(named_block(DEPLOYMENT_PAGE, "gunicorn-worker-example"))
+    assert words[0] == "gunicorn" and words[-2:] == ["-e", "FIREFLY_FUNCTIONS=funcs.square"]
+    args = [*words[1:-2], "--timeout", "1", "-e", "FIREFLY_FUNCTIONS=funcs.square,funcs.slow"]
+    with gunicorn_server(*args, env={"FIREFLY_READ_TIMEOUT": "0.5"}, cwd=APPS) as server:
         port = int(server.url.rstrip("/").rsplit(":", 1)[1])
         stalled = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
         try:
