@@ -22,14 +22,14 @@ def test_headers_not_ended_wait_for_more(received):
 
 def test_a_content_length_body_is_waited_for_then_framed_exactly():
     head = POST + b"Content-Length: 8\r\n\r\n"
-    assert frame(head + b'{"n"', LIMITS) == Pending(end=len(head) + 8)
+    assert frame(head + b'{"n"', LIMITS) == Pending(end=len(head) + 8, headers_done=True)
     assert frame(head + b'{"n": 4}POST', LIMITS) == Frame(len(head) + 8, complete=True)
 
 
 def test_a_chunked_body_ends_after_its_last_chunk_and_trailers():
     head = POST + b"Transfer-Encoding: chunked\r\n\r\n"
     body = b"3\r\nabc\r\n0\r\n\r\n"
-    assert frame(head + body[:8], LIMITS) == Pending()
+    assert frame(head + body[:8], LIMITS) == Pending(headers_done=True)
     assert frame(head + body + b"GET", LIMITS) == Frame(len(head + body), complete=True)
     with_trailer = b"3\r\nabc\r\n0\r\nX-Sum: 1\r\n\r\n"
     assert frame(head + with_trailer, LIMITS) == Frame(len(head + with_trailer), complete=True)
@@ -37,7 +37,7 @@ def test_a_chunked_body_ends_after_its_last_chunk_and_trailers():
 
 def test_expect_continue_is_reported_while_the_body_is_missing():
     head = POST + b"Expect: 100-continue\r\nContent-Length: 8\r\n\r\n"
-    assert frame(head, LIMITS) == Pending(end=len(head) + 8, expects_continue=True)
+    assert frame(head, LIMITS) == Pending(len(head) + 8, expects_continue=True, headers_done=True)
 
 
 @pytest.mark.parametrize(

@@ -54,6 +54,8 @@ class Pending:
     end: int = 0
     #: its headers are in and ask for ``100 Continue`` before the body
     expects_continue: bool = False
+    #: its headers are in: what is missing is (some of) its body
+    headers_done: bool = False
 
 
 NOTHING_YET = Pending()
@@ -86,7 +88,7 @@ def frame(buffer: bytes | bytearray, limits: Limits) -> Frame | Pending:
     end = body_start + length
     if len(buffer) >= end:
         return Frame(end, complete=True, expects_continue=expects_continue)
-    return Pending(end, expects_continue)
+    return Pending(end, expects_continue, headers_done=True)
 
 
 def _unfinished_headers(buffer: bytes | bytearray, limits: Limits) -> Frame | Pending:
@@ -109,7 +111,7 @@ def _chunked(
         if line_end < 0:
             if len(buffer) - position > _MAX_CHUNK_LINE:
                 return Frame(len(buffer), complete=False)
-            return Pending(0, expects_continue)
+            return Pending(0, expects_continue, headers_done=True)
         size = _CHUNK_SIZE.match(buffer, position, line_end)
         if size is None:
             return Frame(len(buffer), complete=False)  # gunicorn answers 400
@@ -119,11 +121,11 @@ def _chunked(
                 return Frame(line_end + 4, complete=True, expects_continue=expects_continue)
             trailers_end = buffer.find(_HEADERS_END, line_end)
             if trailers_end < 0:
-                return Pending(0, expects_continue)
+                return Pending(0, expects_continue, headers_done=True)
             return Frame(trailers_end + 4, complete=True, expects_continue=expects_continue)
         body += chunk
         if body > max_body:
             return Frame(position, complete=False, too_large=True)
         position = line_end + 2 + chunk + 2
         if position > len(buffer):
-            return Pending(0, expects_continue)
+            return Pending(0, expects_continue, headers_done=True)

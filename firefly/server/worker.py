@@ -239,12 +239,9 @@ class FireflyWorker(base.Worker):
         if not data:  # the client left
             self.close(connection)
             return
-        now = time.monotonic()
-        if not connection.reading:
+        if not connection.reading:  # the headers are due within the read timeout of their start
             connection.reading = True
-            connection.deadline = now + self.read_timeout  # for the headers, from the first byte
-        elif connection.expected or connection.continued:
-            connection.deadline = now + self.read_timeout  # for the body, between two reads
+            connection.deadline = time.monotonic() + self.read_timeout
         connection.buffer += data
         self.advance(connection)
 
@@ -259,7 +256,7 @@ class FireflyWorker(base.Worker):
             if found.expects_continue and not connection.continued:
                 connection.continued = True
                 self.send_now(connection, _CONTINUE)
-            if found.end or found.expects_continue:
+            if found.headers_done:  # the body is due within the read timeout of each read
                 connection.deadline = time.monotonic() + self.read_timeout
             return
         data = bytes(buffer[: found.end])
