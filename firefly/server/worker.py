@@ -248,7 +248,8 @@ class FireflyWorker(base.Worker):
     def advance(self, connection: Connection) -> None:
         """Hand the connection's next request on if it is all there; else keep reading it."""
         buffer = connection.buffer
-        if connection.expected and len(buffer) < connection.expected:
+        if connection.expected and len(buffer) < connection.expected:  # more of a known body
+            connection.deadline = time.monotonic() + self.read_timeout
             return
         found = frame(buffer, self.limits)
         if not isinstance(found, Frame):

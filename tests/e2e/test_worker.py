@@ -233,3 +233,25 @@ def test_the_worker_answers_keep_alive_and_pipelined_requests_in_order(firefly_s
         received = receive_all(server.url, pipelined + last)
         assert received.count(b"HTTP/1.1 200 OK\r\n") == 4
         assert re.findall(rb"\r\n\r\n(\d+)", received) == [b"1", b"4", b"9"]
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_a_body_that_keeps_coming_is_not_cut_by_the_read_timeout(firefly_server, framing):
+    body = b'{"n": 12}'
+    if framing == "chunked":
+        head = b"Transfer-Encoding: chunked\r\n\r\n"
+        parts = [b"%x\r\n%s\r\n" % (1, bytes([byte])) for byte in body] + [b"0\r\n\r\n"]
+    else:
+        head = b"Content-Length: %d\r\n\r\n" % len(body)
+        parts = [bytes([byte]) for byte in body]
+    with firefly_server("--read-timeout", "1", "funcs.square") as server:
+        port = int(server.url.rstrip("/").rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(POST % 8 + b"Connection: close\r\n" + head)
+            for part in parts:  # about 2.5 s in all, each part within the timeout of the last
+                time.sleep(0.25)
+                sock.sendall(part)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 OK") and answer.endswith(b"\r\n\r\n144")
