@@ -20,7 +20,7 @@ from gunicorn.http import errors as parse_errors
 
 from ..errors import HTTPError, error_for_status
 from ..middleware.requestid import RequestIdMiddleware
-from ..protocol import SERVER_ERROR_KEY
+from ..protocol import SERVER_ERROR_KEY, STARTED_KEY
 from ..responses import Headers, server_error_response
 
 if TYPE_CHECKING:
@@ -84,10 +84,18 @@ def error_environ(
 
 
 def render(
-    app: WSGIApplication, environ: dict[str, Any], error: HTTPError, headers: Headers | None = None
+    app: WSGIApplication,
+    environ: dict[str, Any],
+    error: HTTPError,
+    started: float,
+    headers: Headers | None = None,
 ) -> bytes:
-    """The whole HTTP/1.1 response ``app`` gives to ``error``, ready to send; it closes."""
+    """The whole HTTP/1.1 response ``app`` gives to ``error``, ready to send; it closes.
+
+    :param started: ``time.perf_counter()`` when the request began to arrive.
+    """
     environ[SERVER_ERROR_KEY] = (error, headers or [])
+    environ[STARTED_KEY] = started
     answer: list[Any] = []
 
     def start_response(status: str, response_headers: Headers, exc_info: Any = None) -> Callable:

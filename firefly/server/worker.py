@@ -58,6 +58,7 @@ class Connection:
         "reading",
         "server",
         "sock",
+        "started",
     )
 
     def __init__(self, sock: socket.socket, client: Any, server: Any, deadline: float):
@@ -69,6 +70,7 @@ class Connection:
         self.expected = 0  #: the request's length once its headers give one
         self.continued = False  #: ``100 Continue`` was sent for the request being read
         self.reading = False  #: some of a request has arrived
+        self.started = 0.0  #: ``perf_counter()`` when it began to arrive
 
     def close(self) -> None:
         util.close(self.sock)
@@ -77,13 +79,24 @@ class Connection:
 class Job:
     """A complete request on its way through a thread."""
 
-    __slots__ = ("complete", "connection", "data", "environ", "lock", "queued", "started", "state")
+    __slots__ = (
+        "arrived",
+        "complete",
+        "connection",
+        "data",
+        "environ",
+        "lock",
+        "queued",
+        "started",
+        "state",
+    )
 
     def __init__(self, connection: Connection, data: bytes, complete: bool):
         self.connection = connection
         self.data = data
         self.complete = complete  #: False: close the connection after the answer
         self.queued = time.monotonic()
+        self.arrived = connection.started  #: ``perf_counter()`` when it began to arrive
         self.started = 0.0
         self.environ: dict[str, Any] | None = None
         self.lock = threading.Lock()
@@ -241,6 +254,7 @@ class FireflyWorker(base.Worker):
             return
         if not connection.reading:  # the headers are due within the read timeout of their start
             connection.reading = True
+            connection.started = time.perf_counter()
             connection.deadline = time.monotonic() + self.read_timeout
         connection.buffer += data
         self.advance(connection)
@@ -284,7 +298,8 @@ class FireflyWorker(base.Worker):
     def refuse(self, job: Job, error: Any, headers: list[tuple[str, str]] | None = None) -> None:
         """Answer ``job`` with ``error`` from the event loop, and close its connection."""
         connection = job.connection
-        answer = render(self.error_app, error_environ(job.data, connection.client), error, headers)
+        environ = error_environ(job.data, connection.client)
+        answer = render(self.error_app, environ, error, job.arrived, headers)
         self.send_now(connection, answer)
         self.close(connection)
 
@@ -352,7 +367,7 @@ class FireflyWorker(base.Worker):
                 408, f"the request was not received within {self.read_timeout:g} s"
             )
             environ = error_environ(bytes(connection.buffer[:8192]), connection.client)
-            self.send_now(connection, render(self.error_app, environ, error))
+            self.send_now(connection, render(self.error_app, environ, error, connection.started))
         self.close(connection)
 
     def time_out(self, job: Job) -> None:
@@ -367,7 +382,10 @@ class FireflyWorker(base.Worker):
         )
         error = CallTimeoutError.for_call(name or "the request", self.cfg.timeout)
         answer = render(
-            self.error_app, error_environ(job.data, job.connection.client, job.environ), error
+            self.error_app,
+            error_environ(job.data, job.connection.client, job.environ),
+            error,
+            job.arrived,
         )
         self.send_now(job.connection, answer)
         self.close(job.connection)
@@ -479,7 +497,7 @@ class FireflyWorker(base.Worker):
         """Answer ``error`` from the thread that has the connection (the app's error app)."""
         connection = job.connection
         environ = error_environ(job.data, connection.client, job.environ)
-        answer = render(app or self.error_app, environ, error)
+        answer = render(app or self.error_app, environ, error, job.arrived)
         try:
             connection.sock.settimeout(self.read_timeout)
             connection.sock.sendall(answer)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..protocol import EXCEPTION_KEY, FUNCTION_KEY, REQUEST_ID_KEY
+from ..protocol import ABANDONED_KEY, EXCEPTION_KEY, FUNCTION_KEY, REQUEST_ID_KEY, STARTED_KEY
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -121,16 +121,24 @@ class _Exchange:
             self.report()
 
     def report(self) -> None:
-        """Give the record of the finished request to the observers."""
+        """Give the record of the finished request to the observers.
+
+        A call the server answered 504 is left out: its record is the 504's.
+        An error the server answers itself is timed from when the request
+        began to arrive, which the server gives as ``firefly.started``.
+        """
         environ = self.environ
+        if ABANDONED_KEY in environ:
+            return
+        start = environ.get(STARTED_KEY, self.start)
         record = RequestRecord(
-            self.arrived,
+            self.arrived - (self.start - start),
             environ.get(REQUEST_ID_KEY, ""),
             environ.get("REQUEST_METHOD", ""),
             environ.get("PATH_INFO", ""),
             environ.get(FUNCTION_KEY),
             self.status,
-            time.perf_counter() - self.start,
+            time.perf_counter() - start,
             self.sent,
             environ.get("REMOTE_ADDR", ""),
             environ.get(EXCEPTION_KEY),

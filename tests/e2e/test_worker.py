@@ -75,6 +75,8 @@ def test_a_call_past_the_timeout_gets_a_json_504_and_the_worker_serves_on(firefl
         logged(server, "rid=late-call")
         late_lines = [line for line in server.log().splitlines() if "rid=late-call" in line]
         assert len(late_lines) == 1 and '"POST /slow" 504' in late_lines[0]
+        logged_ms = re.search(r'" 504 \d+B ([\d.]+)ms', late_lines[0])
+        assert logged_ms and float(logged_ms.group(1)) >= 1000  # timed from the request's arrival
         assert "answered 504" in server.log()
 
 
