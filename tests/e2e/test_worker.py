@@ -257,3 +257,17 @@ def test_a_body_that_keeps_coming_is_not_cut_by_the_read_timeout(firefly_server,
             while chunk := sock.recv(65536):
                 answer += chunk
     assert answer.startswith(b"HTTP/1.1 200 OK") and answer.endswith(b"\r\n\r\n144")
+
+
+def test_a_worker_recycled_by_max_requests_loses_no_request(gunicorn_server):
+    args = ["-k", "firefly.server.worker.FireflyWorker", "--max-requests", "5", "firefly.main:app"]
+    with gunicorn_server(*args, env={"FIREFLY_FUNCTIONS": "funcs.square"}, cwd=APPS) as server:
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            answers = list(
+                pool.map(
+                    lambda n: requests.post(server.url + "square", json={"n": n}, timeout=TIMEOUT),
+                    range(40),
+                )
+            )
+        assert [answer.json() for answer in answers] == [n * n for n in range(40)]
+        assert server.log().count("Autorestarting worker") >= 5
