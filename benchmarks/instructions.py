@@ -39,6 +39,7 @@ from features import (
     Variant,
     build_app,
     child_environment,
+    flush_telemetry,
     logged_lines,
     timed_call,
 )
@@ -55,10 +56,19 @@ _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 def count_calls(variant: Variant, number: int) -> None:
     """In the child: build ``variant``'s app, warm it up, then make the ``number`` counted calls."""
     with tempfile.TemporaryDirectory(prefix="firefly-instructions-") as log_dir:
-        call = timed_call(build_app(variant, Path(log_dir)))
+        wsgi, app = build_app(variant, Path(log_dir))
+        call = timed_call(wsgi)
         for _ in range(WARMUP_CALLS):
             call()
-        functools.reduce(lambda previous, _: call(), range(number), b"")
+        flush_telemetry(app)  # uncounted: the warm-up's lines and metrics
+        # Counted: the calls, then the access log lines and metrics they queued (the work
+        # a thread of the app's does in batches while it serves).
+        functools.reduce(
+            lambda previous, index: call() if index < number else flush_telemetry(app),
+            range(number + 1),
+            b"",
+        )
+        app.shutdown()  # closes the log while its directory is there
         written = logged_lines(Path(log_dir))
     expected = number + WARMUP_CALLS + 1 if variant.settings.get("access_log") else 0
     if written != expected:  # +1: the call that checks the answer

@@ -1,15 +1,16 @@
 #!/usr/bin/env python
 """Benchmark firefly's request path against a raw WSGI app and a Flask app.
 
-Every target runs under gunicorn pinned to core 0 and is loaded by wrk pinned
-to core 1, round-robin over the targets for several repetitions; the table
-shows the medians. ``firefly-off`` and ``firefly-on`` serve ``square`` with
+Every target runs under gunicorn (or granian: ``raw-granian`` and
+``firefly-granian``) pinned to core 0 and is loaded by wrk pinned to core 1,
+round-robin over the targets for several repetitions; the table shows the
+medians. ``firefly-off`` and ``firefly-on`` serve ``square`` with
 firefly's optional features (validation, access log, metrics) all off and all
 on; after the run the harness checks that the access log and the metrics of
 ``firefly-on`` counted every request. docs/performance.rst explains the set-up
 and the results.
 
-    python benchmarks/run.py           # the full run: about 9 minutes
+    python benchmarks/run.py           # the full run: about 12 minutes
     python benchmarks/run.py --quick   # a smoke run: about 40 seconds
 """
 
@@ -172,6 +173,16 @@ def gunicorn(app: str, *options: str) -> tuple[str, ...]:
     return (sys.executable, "-m", "gunicorn", *bind, *no_control, *options, app)
 
 
+def granian(app: str) -> tuple[str, ...]:
+    """granian serving the WSGI ``app`` with one worker and one blocking thread.
+
+    One thread runs the app, as in gunicorn's sync worker and the firefly command's default.
+    """
+    options = ("--interface", "wsgi", "--workers", "1", "--blocking-threads", "1")
+    bind = ("--host", "127.0.0.1", "--port", "{port}")
+    return (sys.executable, "-m", "granian", *options, *bind, app)
+
+
 FIREFLY_ENV = {"FIREFLY_FUNCTIONS": "funcs.square,model.predict"}
 SQUARE_ENV = {"FIREFLY_FUNCTIONS": "funcs.square"}
 BASELINE = "raw-wsgi"
@@ -183,6 +194,13 @@ ALL_ON_GOAL = 0.80  # least rps of ALL_ON relative to BASELINE on square
 CLI_TARGET = "firefly-cli"
 CLI_CONNECTIONS = 16
 CLI_P99_GOAL = 3.0  # most p99 / p50 of CLI_TARGET
+RAW_GRANIAN = "raw-granian"
+GRANIAN_TARGET = "firefly-granian"
+#: Least rps of GRANIAN_TARGET relative to BASELINE, by function.
+GRANIAN_GOALS = {"square": 4.0, "predict": 1.6}
+GRANIAN_RAW_GOAL = 0.80  # least rps of GRANIAN_TARGET relative to RAW_GRANIAN on square
+# The firefly command's defaults: validation, the access log on stderr, multiprocess metrics.
+COMMAND_FEATURES = Features(token=False, validate=True, access_log=ACCESS_LOG_STDERR, metrics=True)
 # The core request path with a token: the optional features that log and count are off.
 CORE_FEATURES = Features(token=True, validate=True, access_log=ACCESS_LOG_OFF, metrics=False)
 TARGETS = (
@@ -214,8 +232,14 @@ TARGETS = (
         (sys.executable, "-m", "firefly", "--bind", "127.0.0.1:{port}", "funcs.square"),
         functions=("square",),
         connections=CLI_CONNECTIONS,
-        # the firefly command's defaults, written out
-        features=Features(token=False, validate=True, access_log=ACCESS_LOG_STDERR, metrics=True),
+        features=COMMAND_FEATURES,
+    ),
+    Target(RAW_GRANIAN, granian("raw_wsgi:app")),
+    Target(
+        GRANIAN_TARGET,
+        (sys.executable, "-m", "firefly", "--server", "granian", "--bind", "127.0.0.1:{port}")
+        + ("funcs.square", "model.predict"),
+        features=COMMAND_FEATURES,
     ),
 )
 
@@ -388,7 +412,7 @@ def check_features(server: Server, features: Features, timeout: float) -> None:
             f"{name}: POST /square {INVALID_SQUARE} answered {invalid.status}, expected {expected}"
             f" with validation {'on' if features.validate else 'off'}"
         )
-    if REQUEST_ID_HEADER not in invalid.headers:
+    if REQUEST_ID_HEADER.lower() not in map(str.lower, invalid.headers):  # granian: lower case
         raise BenchmarkError(f"{name}: the answer has no {REQUEST_ID_HEADER} header")
     metrics = ask(server, METRICS_PATH, None, timeout)
     if metrics.status != (200 if features.metrics else 404):
@@ -637,6 +661,20 @@ def format_goals(rows: Sequence[Row], results: Results) -> str:
             f" (goal >= {goal:.2f}: {verdict(row.ratio >= goal)});"
             f" CPU time per request: {row.cpu_ratio:.2f}x"
         )
+    for function, goal in GRANIAN_GOALS.items():
+        row = by_key[GRANIAN_TARGET, function]
+        lines.append(
+            f"{GRANIAN_TARGET} / {BASELINE} rps on {function}: {row.ratio:.2f}"
+            f" (goal >= {goal:.2f}: {verdict(row.ratio >= goal)});"
+            f" CPU time per request: {row.cpu_ratio:.2f}x"
+        )
+    for function in FUNCTIONS:
+        on_granian = paired_median(results, GRANIAN_TARGET, RAW_GRANIAN, function, lambda r: r.rps)
+        goal = f" (goal >= {GRANIAN_RAW_GOAL:.2f}: {verdict(on_granian >= GRANIAN_RAW_GOAL)})"
+        lines.append(
+            f"{GRANIAN_TARGET} / {RAW_GRANIAN} rps on {function}: {on_granian:.2f}"
+            + (goal if function == "square" else "")
+        )
     cli = by_key[CLI_TARGET, "square"]
     spread = cli.p99_ms / cli.p50_ms
     lines.append(
@@ -672,7 +710,8 @@ def verdict(met: bool) -> str:
 def describe_settings(duration: int, repetitions: int, connections: int) -> str:
     """The settings and software of this run, printed above the table."""
     packages = (
-        "gunicorn", "Flask", "firefly-python", "pydantic", "prometheus-client", "scikit-learn",
+        "gunicorn", "granian", "Flask", "firefly-python", "pydantic", "prometheus-client",
+        "scikit-learn",
     )  # fmt: skip
     wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout
     software = [f"Python {platform.python_version()}"]

@@ -199,7 +199,7 @@ def test_request_finished_writes_the_line_to_the_sink(tmp_path):
     log.request_started()
     log.request_finished(record())
     log.request_finished(record(path="/cube"))
-    sink.close()
+    log.close()  # writes the lines still waiting, then closes the sink
     lines = (tmp_path / "access.log").read_bytes().splitlines(keepends=True)
     assert lines == [log.format(record()), log.format(record(path="/cube"))]
     assert not (tmp_path / "access.log.lock").exists()
@@ -211,8 +211,9 @@ def test_a_failing_sink_is_reported_once_and_never_raises(caplog):
     log = AccessLog(sink)
     with caplog.at_level(logging.ERROR, logger="firefly.telemetry.accesslog"):
         for _ in range(3):
-            log.request_finished(record())
-    sink.close()
+            log.write([record()])  # a batch of one line: each write fails
+        log.request_finished(record())
+        log.close()
     assert [r.getMessage() for r in caplog.records] == [
         "firefly: cannot write the access log: [Errno 28] No space left on device"
     ]
@@ -224,6 +225,7 @@ def test_an_app_writes_one_line_per_request(tmp_path):
     client = app.test_client()
     client.post("/square", json={"n": 4}, headers={"X-Request-ID": "req-1"}).close()
     client.get("/nowhere", headers={"X-Request-ID": "req-2"}).close()  # the line follows close
+    app.shutdown()  # the lines are written in batches: the last when the app stops
     lines = [json.loads(line) for line in (tmp_path / "access.log").read_text().splitlines()]
     assert [(x["request_id"], x["path"], x["function"], x["status"]) for x in lines] == [
         ("req-1", "/square", "square", 200),

@@ -1,8 +1,7 @@
-"""The deadline of a call under servers without one: 504 at ``timeout``, the call's context kept."""
+"""The deadline of a call under granian: interrupted at ``timeout`` and answered 504."""
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -11,32 +10,60 @@ from firefly import Firefly
 from firefly.logs import current_request_id
 from firefly.server.deadline import DeadlineFeature
 
+TIMEOUT = 0.3
+
 
 @pytest.fixture
 def app():
     app = Firefly(metrics=False, access_log=None)
 
     @app.function
-    def pause(seconds: float = 0.0):
-        time.sleep(seconds)
-        return {"thread": threading.current_thread().name, "request_id": current_request_id.get()}
+    def spin(seconds: float = 0.0, swallow: bool = False):
+        """Compute in Python for ``seconds``; with ``swallow``, catch every Exception."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                sum(range(100))
+            except Exception:
+                if not swallow:
+                    raise
+        return current_request_id.get()
 
-    app.add_feature(DeadlineFeature(0.3, threads=2))
+    @app.function
+    def pause(seconds: float):
+        time.sleep(seconds)
+        return "done"
+
+    app.add_feature(DeadlineFeature(TIMEOUT))
+    app.prepare()
     yield app
     app.shutdown()
 
 
-def test_a_call_within_the_deadline_runs_on_a_helper_thread_with_its_request_id(app):
-    response = app.test_client().post("/pause", json={}, headers={"X-Request-ID": "rid-1"})
-    assert response.status_code == 200
-    assert response.json["thread"].startswith("firefly-call")
-    assert response.json["request_id"] == "rid-1"
-
-
-def test_a_call_past_the_deadline_gets_504_naming_the_function_and_the_limit(app):
+def call(app, function: str, **arguments):
     started = time.monotonic()
-    response = app.test_client().post("/pause", json={"seconds": 2})
-    assert time.monotonic() - started < 1.5
+    response = app.test_client().post(f"/{function}", json=arguments, headers={"X-Request-ID": "r"})
+    return response, time.monotonic() - started
+
+
+def test_a_call_within_the_deadline_is_answered_with_its_request_id(app):
+    response, _ = call(app, "spin")
+    assert (response.status_code, response.json) == (200, "r")
+
+
+@pytest.mark.parametrize("swallow", [False, True], ids=["plain", "except-Exception"])
+def test_a_call_past_the_deadline_is_interrupted_and_gets_504(app, swallow):
+    response, seconds = call(app, "spin", seconds=5, swallow=swallow)
+    assert seconds < 1.5  # the deadline and a tick of the watchdog, not the 5 s
     assert response.status_code == 504
-    assert response.json["error"] == "pause ran past the 0.3 s timeout"
-    assert response.json["timeout"] == 0.3
+    assert response.json["error"] == "spin ran past the 0.3 s timeout"
+    assert response.json["timeout"] == TIMEOUT
+    after, _ = call(app, "spin")  # the thread serves on, no interruption left over
+    assert after.status_code == 200
+
+
+def test_a_call_waiting_in_c_is_answered_504_once_it_returns(app):
+    response, seconds = call(app, "pause", seconds=0.8)
+    assert 0.8 <= seconds < 1.5
+    assert response.status_code == 504
+    assert call(app, "pause", seconds=0)[0].status_code == 200

@@ -16,6 +16,7 @@ from firefly.errors import ConfigError
 from firefly.telemetry.metrics import (
     MULTIPROCESS_DIRECTORY_VARIABLE,
     Metrics,
+    observe_all,
     prepare_multiprocess_directory,
     remove_multiprocess_directory,
     worker_exited,
@@ -230,6 +231,7 @@ for calls in (1, 2, 3):
         metrics.request_finished(record("fail", 500, "ValueError"))
         if calls == 1:
             metrics.request_started()  # still in flight when this worker dies
+        metrics.flush()  # what a worker's exit does: the queued requests are added
         os._exit(0)
     children.append(pid)
 for pid in children:
@@ -319,3 +321,28 @@ def test_the_mode_is_read_from_the_value_class_prometheus_client_chose(tmp_path,
     mode, value_class = result.stdout.split()
     assert mode == str(multiprocess)
     assert (value_class == "MutexValue") is not multiprocess
+
+
+def test_observing_a_batch_at_once_scrapes_as_observing_each_value():
+    from prometheus_client import CollectorRegistry, Histogram
+    from prometheus_client.exposition import generate_latest
+
+    values = [0.00005, 0.0001, 0.0003, 0.002, 0.002, 0.7, 30.0, 45.0]
+    scrapes = []
+    for observe in ("each", "batch"):
+        registry = CollectorRegistry()
+        histogram = Histogram("h", "h", ["f"], buckets=Metrics.buckets, registry=registry)
+        child = histogram.labels("square")
+        if observe == "each":
+            for value in values:
+                child.observe(value)
+        else:
+            observe_all(child, (*Metrics.buckets, float("inf")), values)
+        scrapes.append(
+            [
+                line
+                for line in generate_latest(registry).decode().splitlines()
+                if "_created" not in line
+            ]
+        )
+    assert scrapes[0] == scrapes[1]

@@ -98,7 +98,8 @@ class Config:
         "gunicorn",
         choice("gunicorn", "granian"),
         "FIREFLY_SERVER",
-        "Server of the firefly command: gunicorn, or granian (pip install firefly-python[granian]).",
+        "Server of the firefly command: gunicorn, or granian"
+        " (pip install firefly-python[granian]).",
         metavar="NAME",
     )
     read_timeout: float = setting(

@@ -1,72 +1,145 @@
-"""The ``timeout`` of a call for servers that have none: a JSON 504 at the deadline.
+"""The ``timeout`` of a call under a server that has none (granian): a JSON 504.
 
-granian gives a WSGI app no per-request timeout, and a Python thread cannot
-be stopped from outside. :class:`DeadlineFeature` therefore runs each call on
-a helper thread while the request's own thread waits for it, at most
-``timeout`` seconds; past that the caller gets ``504`` with
-``{"error": "square ran past the 3 s timeout", "timeout": 3}``
-(:class:`~firefly.errors.CallTimeoutError`, as under gunicorn). The call itself
-runs on to its end in its helper thread, whose result is then dropped. There
-are as many helper threads as the worker has threads, so a worker whose
-helpers are all stuck answers 504 to the calls that wait for one.
+granian gives a WSGI app no per-request timeout, and a WSGI request's thread
+cannot answer while it runs the call. Running each call on a helper thread
+would let the request's thread answer at the deadline, but handing a call
+to another thread and back costs about 20 µs, more than granian's whole
+request. :class:`DeadlineFeature` therefore runs the call on the request's
+own thread and lets a watchdog thread interrupt it: at the deadline the
+watchdog raises :class:`CallInterrupted` in that thread (CPython's
+``PyThreadState_SetAsyncExc``), the call unwinds, and the caller gets
+``504`` with ``{"error": "square ran past the 3 s timeout", "timeout": 3}``
+(:class:`~firefly.errors.CallTimeoutError`, as under gunicorn).
+
+The exception arrives at the call's next Python instruction: a call waiting
+inside C code (``time.sleep``, a socket read, one long NumPy operation) is
+interrupted, and answered, only once that returns. It derives from
+``BaseException``, so that ``except Exception`` in the function does not
+swallow it; a call that returns after its deadline anyway is answered 504 too.
 """
 
 from __future__ import annotations
 
-import contextvars
-import functools
+import ctypes
+import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+import time
 from typing import Any
 
 from ..errors import CallTimeoutError
-from ..features import Feature, Invoke
+from ..features import Feature, Invoke, Service
 from ..registry import FunctionSpec
+
+#: The longest the watchdog sleeps between two looks at the calls, in seconds.
+LONGEST_TICK = 0.5
+#: Python calls made to receive an interruption that is on its way (one is enough).
+RECEIVE_TRIES = 1000
+
+
+class CallInterrupted(BaseException):
+    """Raised inside a call by the watchdog at its deadline; answered as a 504."""
+
+
+class _Watch:
+    """One call being watched: when it must end, and whether it was interrupted."""
+
+    __slots__ = ("deadline", "interrupted")
+
+    def __init__(self, deadline: float):
+        self.deadline = deadline
+        self.interrupted = False
+
+
+class Watchdog:
+    """Interrupts the calls that run past their deadline, looking every ``tick`` seconds."""
+
+    def __init__(self, tick: float):
+        self.tick = tick
+        self._calls: dict[int, _Watch] = {}  # by thread: one call at a time on a thread
+        self._lock = threading.Lock()  # between interrupting a call and its end
+        self._stopping = threading.Event()
+
+    def arm(self, seconds: float) -> _Watch:
+        """Watch the call this thread starts now."""
+        watch = self._calls[threading.get_ident()] = _Watch(time.monotonic() + seconds)
+        return watch
+
+    def disarm(self, watch: _Watch) -> bool:
+        """The call has ended: stop watching it; whether it was interrupted."""
+        with self._lock:
+            self._calls.pop(threading.get_ident(), None)
+        return watch.interrupted
+
+    def start(self) -> None:
+        """Start watching, on a thread of its own."""
+        threading.Thread(target=self._run, name="firefly-deadline", daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop watching."""
+        self._stopping.set()
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.tick):
+            now = time.monotonic()
+            with self._lock:
+                for thread, watch in list(self._calls.items()):
+                    if watch.deadline <= now and not watch.interrupted:
+                        watch.interrupted = True
+                        interrupt(thread)
+
+
+def interrupt(thread: int) -> None:
+    """Raise :class:`CallInterrupted` in ``thread`` at its next Python instruction."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread), ctypes.py_object(CallInterrupted)
+    )
+
+
+def receive_interruption() -> None:
+    """Let an interruption on its way to this thread arrive, here (it raises)."""
+    for _ in range(RECEIVE_TRIES):
+        _instruction()
+
+
+def _instruction() -> None:
+    """A Python call: where a pending interruption is raised."""
 
 
 class DeadlineFeature(Feature):
-    """Answers 504 to a call that runs past ``seconds``, which runs on a helper thread.
+    """Answers 504 to a call that runs past ``seconds``, interrupting it.
 
     :param seconds: the longest a call may run (the ``timeout`` setting).
-    :param threads: helper threads: the calls that can run at once (the ``threads`` setting).
     """
 
-    def __init__(self, seconds: float, threads: int):
+    def __init__(self, seconds: float):
         self.seconds = seconds
-        self.threads = threads
-        self._pool: ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
+        self.watchdog = Watchdog(min(seconds / 20, LONGEST_TICK))
 
     def wrap(self, spec: FunctionSpec, invoke: Invoke) -> Invoke:
-        """``invoke`` run on a helper thread, waited for ``seconds`` at most."""
-        seconds, name = self.seconds, spec.name
+        """``invoke``, interrupted at its deadline and answered 504."""
+        seconds, name, watchdog = self.seconds, spec.name, self.watchdog
 
         def invoke_with_deadline(**arguments: Any) -> Any:
-            # The call sees the request's context (its request id in log lines).
-            call = functools.partial(contextvars.copy_context().run, invoke, **arguments)
-            future = self.pool().submit(call)
+            watch = watchdog.arm(seconds)
             try:
-                return future.result(timeout=seconds)
-            except FutureTimeout:
-                future.cancel()  # not started yet: it never will be
+                try:
+                    result = invoke(**arguments)
+                finally:
+                    interrupted = watchdog.disarm(watch)
+                    if interrupted and not isinstance(sys.exc_info()[1], CallInterrupted):
+                        receive_interruption()  # it was raised too late to stop the call
+            except CallInterrupted:
                 raise CallTimeoutError.for_call(name, seconds) from None
+            if interrupted:  # the function swallowed the interruption
+                raise CallTimeoutError.for_call(name, seconds)
+            return result
 
         return invoke_with_deadline
 
-    def pool(self) -> ThreadPoolExecutor:
-        """The helper threads, made on first use in the process that calls."""
-        pool = self._pool
-        if pool is None:
-            with self._lock:
-                if self._pool is None:
-                    self._pool = ThreadPoolExecutor(self.threads, "firefly-call")
-                pool = self._pool
-        return pool
+    def start(self, service: Service) -> None:
+        """Start the watchdog in this worker."""
+        self.watchdog.start()
 
     def stop(self) -> None:
-        """Drop the calls not started; a call past its deadline is not waited for."""
-        if self._pool is not None:
-            # The server has answered every request before the worker stops: a call
-            # still running is one past its deadline, already answered 504.
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop the watchdog."""
+        self.watchdog.stop()

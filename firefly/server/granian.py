@@ -7,7 +7,7 @@ worker process (:class:`WorkerApp`) prepares the app as soon as it starts,
 stops its features as it exits and forgets its in-progress metrics; on
 SIGTERM the server first reports not ready for ``shutdown_delay`` seconds.
 granian has no per-request timeout for WSGI: :mod:`~firefly.server.deadline`
-gives the ``timeout`` setting its 504.
+interrupts a call past the ``timeout`` and answers it 504.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ LOG_CONFIG = {
 
 def with_deadline(app: Firefly, config: Config) -> Firefly:
     """``app`` answering 504 to a call that runs past ``config.timeout``."""
-    app.add_feature(DeadlineFeature(config.timeout, config.threads))
+    app.add_feature(DeadlineFeature(config.timeout))
     return app
 
 

@@ -3,7 +3,9 @@
 :class:`AccessLog` is a :class:`~firefly.telemetry.observer.RequestObserver`:
 it turns each :class:`~firefly.telemetry.observer.RequestRecord` into one line
 and hands it to a :mod:`~firefly.telemetry.logfile` sink (stderr, or a file
-rotated safely across worker processes).
+rotated safely across worker processes). The request's thread only queues the
+record: a :class:`~firefly.telemetry.batch.Batcher` thread formats the lines
+and writes them, up to 4 KiB in one ``write``, every few milliseconds.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from urllib.parse import quote
 from ..config import Config
 from ..encoding import dumps
 from ..features import Feature
-from .logfile import FdSink, RotatingFileSink, Sink, open_sink
+from .batch import Batcher
+from .logfile import PIPE_BUF, Sink, open_sink
 from .observer import RequestObserver, RequestRecord
 
 __all__ = ["AccessLog", "AccessLogFeature", "clean"]
@@ -53,6 +56,9 @@ def clean(value: str, limit: int = MAX_FIELD) -> str:
 class AccessLog:
     """Writes one line per finished request to ``sink``: ``text`` or ``json`` lines.
 
+    Lines are written in batches off the request's thread; :meth:`close`
+    writes those still waiting, then closes the sink.
+
     A text line reads, field by field (``-`` for an empty one)::
 
         2026-11-23T04:50:29.123+00:00 127.0.0.1 "POST /square" 200 2B 1.234ms square rid=3f2a
@@ -71,18 +77,49 @@ class AccessLog:
         # threads replacing it never pair a second with another second's text.
         self._clock: tuple[int, str] = (-1, "")
         self._failed = False
+        self._batcher: Batcher[RequestRecord] = Batcher(self.write, "firefly-accesslog")
 
     def request_started(self) -> None:
         """Nothing to note: the line is written when the request finishes."""
 
     def request_finished(self, record: RequestRecord) -> None:
-        """Write the line of ``record``; a failing sink is reported once, never raised."""
+        """Queue the line of ``record`` for the next batch."""
+        self._batcher.add(record)
+
+    def write(self, records: list[RequestRecord]) -> None:
+        """Write the lines of ``records``, whole lines at most PIPE_BUF bytes a ``write``.
+
+        A failing sink is reported once, never raised; its lines are dropped.
+        """
+        chunk: list[bytes] = []
+        size = 0
+        for line in map(self._format, records):
+            if size + len(line) > PIPE_BUF and chunk:
+                self._write(b"".join(chunk))
+                chunk, size = [], 0
+            chunk.append(line)
+            size += len(line)
+        if chunk:
+            self._write(b"".join(chunk))
+
+    def _write(self, lines: bytes) -> None:
         try:
-            self.sink.write(self._format(record))
+            self.sink.write(lines)
         except OSError as err:
             if not self._failed:
                 self._failed = True
                 logger.error("firefly: cannot write the access log: %s", err)
+
+    def flush(self) -> None:
+        """Write the lines waiting now, on this thread."""
+        self._batcher.flush()
+
+    def close(self) -> None:
+        """Write the lines still waiting, then close the sink."""
+        self._batcher.stop()
+        close = getattr(self.sink, "close", None)
+        if close is not None:
+            close()
 
     def format(self, record: RequestRecord) -> bytes:
         """The line of ``record``, ending in a newline."""
@@ -131,18 +168,19 @@ class AccessLogFeature(Feature):
         if settings.access_log is None:
             raise ValueError("the access log is off: leave the feature out")
         self.settings = settings
-        self.sink: FdSink | RotatingFileSink | None = None
+        self.log: AccessLog | None = None
 
     def observer(self) -> RequestObserver | None:
         """The access log, writing to the sink its settings name."""
         settings = self.settings
         assert settings.access_log is not None  # checked when the feature was made
-        self.sink = open_sink(
+        sink = open_sink(
             settings.access_log, settings.access_log_max_bytes, settings.access_log_backups
         )
-        return AccessLog(self.sink, settings.access_log_format)
+        self.log = AccessLog(sink, settings.access_log_format)
+        return self.log
 
     def stop(self) -> None:
-        """Close the sink, after the rotated files it is compressing are done."""
-        if self.sink is not None:
-            self.sink.close()
+        """Write the lines still waiting, then close the sink (after its compressions)."""
+        if self.log is not None:
+            self.log.close()

@@ -1,8 +1,9 @@
 """Where access-log lines go: stderr, or a file rotated safely across processes.
 
-A sink writes each line with a single ``os.write`` on a descriptor opened with
-``O_APPEND``, and lines are kept well under ``PIPE_BUF`` (4096 bytes), so the
-lines of several threads and gunicorn workers never interleave.
+A sink writes whole lines, one or a batch of them, with a single ``os.write``
+on a descriptor opened with ``O_APPEND``, and a write is kept within
+``PIPE_BUF`` (4096 bytes), so the lines of several threads and gunicorn
+workers never interleave.
 
 :class:`RotatingFileSink` rotates the file when it grows over ``max_bytes``,
 keeping ``backups`` gzipped files, without losing a line even when several
@@ -58,17 +59,19 @@ LOG_MODE = 0o644
 # The lock file holds the rotation generation: a little-endian 64-bit counter.
 GENERATION_SIZE = 8
 COMPRESS_CHUNK = 1024 * 1024
+#: The most bytes one write may hold for the kernel to write them at once, even to a pipe.
+PIPE_BUF = 4096
 
 
 class Sink(Protocol):
-    """Where the lines go; ``write`` gets one complete line and writes it at once."""
+    """Where the lines go; ``write`` gets whole lines (PIPE_BUF bytes at most), written at once."""
 
     def write(self, line: bytes) -> None:
-        """Append ``line``."""
+        """Append ``line``: one or more whole lines."""
 
 
 def write_all(fd: int, data: bytes) -> None:
-    """Write ``data`` to ``fd``; a line under PIPE_BUF goes in one ``os.write``."""
+    """Write ``data`` to ``fd``; lines within PIPE_BUF go in one ``os.write``."""
     written = os.write(fd, data)
     while written < len(data):  # only after a partial write (a full disk, a signal)
         written += os.write(fd, data[written:])

@@ -82,3 +82,15 @@ def pandas_values():
 
 def unserializable():
     return object()
+
+
+def busy(seconds=0.02, swallow=False):
+    """Compute for ``seconds`` in Python; with ``swallow``, catch every Exception meanwhile."""
+    deadline = time.monotonic() + float(seconds)
+    while time.monotonic() < deadline:
+        try:
+            sum(range(100))
+        except Exception:
+            if not swallow:
+                raise
+    return "done"

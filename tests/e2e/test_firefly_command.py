@@ -1,6 +1,7 @@
 """The real ``firefly`` command, serving on free ports, on each server it embeds."""
 
 import http.client
+import json
 import shutil
 import socket
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 import requests
 
 import firefly
+from firefly.protocol import MAX_LISTED_ERRORS
 
 from ..conftest import APPS, EXAMPLES, SERVERS, free_port, on_each_server, stop
 
@@ -173,6 +175,48 @@ def test_errors_keep_the_server_serving_and_tracebacks_stay_in_the_log(firefly_s
 
 
 @on_each_server
+def test_answers_stay_bounded_and_numbers_exact(firefly_server):
+    with firefly_server("--max-form-parts", "5", "funcs.square", "funcs.greet") as server:
+        unknown = json.dumps({f"k{i}": 1 for i in range(1_000_000)})  # 11.9 MB
+        response = requests.post(server.url + "square", data=unknown, timeout=30)
+        assert response.status_code == 422
+        assert len(response.content) < 5000
+        assert response.json()["more"] == 1_000_001 - MAX_LISTED_ERRORS
+        assert response.json()["error"].endswith("; and 999,991 more")
+
+        big = 12345678901234567890123
+        response = requests.post(server.url + "square", data=f'{{"n": {big}}}', timeout=TIMEOUT)
+        assert (response.status_code, response.text) == (200, str(big**2))
+        too_long = '{"n": 1%s}' % ("0" * 4300)
+        response = requests.post(server.url + "square", data=too_long, timeout=TIMEOUT)
+        assert response.status_code == 400
+        assert "an integer has more than 4300 digits" in response.json()["error"]
+
+        parts = {f"k{i}": (None, "v") for i in range(5)}
+        response = requests.post(server.url + "greet", files=parts, timeout=TIMEOUT)
+        assert response.status_code == 422  # five parts are read: greet needs a name
+        parts["name"] = (None, "Ann")
+        response = requests.post(server.url + "greet", files=parts, timeout=TIMEOUT)
+        assert response.status_code == 413
+        assert response.json()["error"] == (
+            "too many parts in the multipart/form-data body: more than 5 (max_form_parts)"
+        )
+
+
+@on_each_server
+def test_the_default_part_limit_is_1000(firefly_server):
+    with firefly_server("funcs.greet") as server:
+        parts = {"name": (None, "Ann")} | {f"k{i:04}": (None, "v") for i in range(999)}
+        response = requests.post(server.url + "greet", files=parts, timeout=TIMEOUT)
+        assert response.status_code == 200
+        assert response.json().endswith(" k0998=v")
+        parts["one_more"] = (None, "v")
+        response = requests.post(server.url + "greet", files=parts, timeout=TIMEOUT)
+        assert response.status_code == 413
+        assert "more than 1000 (max_form_parts)" in response.json()["error"]
+
+
+@on_each_server
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -251,13 +295,13 @@ def test_reload_with_a_missing_function_exits_non_zero_without_traceback(tmp_pat
 
 @pytest.mark.parametrize("server_name", ["granian"])
 def test_a_call_past_the_timeout_gets_a_json_504_and_the_worker_serves_on(firefly_server):
-    with firefly_server("--timeout", "1", "--threads", "2", "funcs.slow") as server:
+    with firefly_server("--timeout", "1", "funcs.busy") as server:
         started = time.monotonic()
-        late = requests.post(server.url + "slow", json={"seconds": 3}, timeout=TIMEOUT)
-        assert time.monotonic() - started < 2.5
+        late = requests.post(server.url + "busy", json={"seconds": 5}, timeout=TIMEOUT)
+        assert time.monotonic() - started < 2.5  # interrupted at the deadline, not after 5 s
         assert late.status_code == 504
-        assert late.json()["error"] == "slow ran past the 1 s timeout"
-        answer = requests.post(server.url + "slow", json={"seconds": 0}, timeout=TIMEOUT)
+        assert late.json()["error"] == "busy ran past the 1 s timeout"
+        answer = requests.post(server.url + "busy", json={"seconds": 0}, timeout=TIMEOUT)
         assert answer.json() == "done"
 
 
