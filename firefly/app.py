@@ -36,7 +36,7 @@ from .middleware.cors import CorsMiddleware
 from .middleware.requestid import RequestIdMiddleware
 from .protocol import too_large_error
 from .registry import FunctionSpec, Registry
-from .responses import JSON_CONTENT_TYPE, encode_error
+from .responses import JSON_CONTENT_TYPE, encode_error, server_error_response
 from .routes.docs import DocsFeature
 from .routes.health import Health, HealthFeature
 from .routes.index import IndexFeature
@@ -149,6 +149,11 @@ class Firefly(flask.Flask):
     def health(self) -> Health:
         """The readiness of this worker (``/-/ready``)."""
         return next(f.health for f in self.features if isinstance(f, HealthFeature))
+
+    @property
+    def immediate_paths(self) -> frozenset[str]:
+        """Paths whose GET answers at once (the health checks): a server may skip its queue."""
+        return frozenset(route.rule for route in self.routes if route.immediate)
 
     @property
     def metrics(self) -> Metrics | None:
@@ -301,9 +306,23 @@ class Firefly(flask.Flask):
         observers = [
             observer for feature in self.features if (observer := feature.observer()) is not None
         ]
+        self._server_errors = self._outer_middleware(server_error_response, observers)
         self._stack = self._middleware(FunctionDispatcher(endpoints, super().wsgi_app), observers)
         _shutdown_at_exit(self)
         return self._stack
+
+    def server_error_app(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """Answer an error the server met outside the app: a malformed or slow request, a timeout.
+
+        The server puts ``(error, headers)`` in ``environ["firefly.server_error"]``;
+        the answer is JSON with the request id, as the app's own errors are,
+        and the access log and metrics record it. Token and CORS checks do
+        not apply: the request never reached the app.
+        """
+        self.prepare()
+        return self._server_errors(environ, start_response)
 
     def _middleware(
         self, app: WSGIApplication, observers: Sequence[RequestObserver]
@@ -315,6 +334,13 @@ class Firefly(flask.Flask):
             app = TokenAuthMiddleware(app, settings.token, public_paths, public_prefixes)
         if settings.allow_origins:
             app = CorsMiddleware(app, settings.allow_origins)
+        return self._outer_middleware(app, observers)
+
+    @staticmethod
+    def _outer_middleware(
+        app: WSGIApplication, observers: Sequence[RequestObserver]
+    ) -> WSGIApplication:
+        """``app`` timed and reported to ``observers``, inside the request id middleware."""
         if observers:
             app = TelemetryMiddleware(app, observers)
         return RequestIdMiddleware(app)

@@ -13,7 +13,7 @@ from werkzeug.wsgi import wrap_file
 
 from .encoding import dumps
 from .errors import HTTPError
-from .protocol import REQUEST_ID_KEY
+from .protocol import REQUEST_ID_KEY, SERVER_ERROR_KEY
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -57,6 +57,15 @@ def error_response(
 ) -> list[bytes]:
     """Send ``error`` as ``{"error": message, ..., "request_id": ...}``."""
     return json_response(start_response, error.status_code, encode_error(environ, error), headers)
+
+
+def server_error_response(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+    """Answer the error a server put in ``environ[SERVER_ERROR_KEY]`` as ``(error, headers)``.
+
+    The connection closes after it: the server met the error outside the app.
+    """
+    error, headers = environ[SERVER_ERROR_KEY]
+    return error_response(environ, start_response, error, [*headers, ("Connection", "close")])
 
 
 def encode_error(environ: WSGIEnvironment, error: HTTPError) -> bytes:

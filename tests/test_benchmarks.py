@@ -19,7 +19,7 @@ RUN = BENCHMARKS / "run.py"
 FEATURES = BENCHMARKS / "features.py"
 INSTRUCTIONS = BENCHMARKS / "instructions.py"
 SLOW_CLIENTS = BENCHMARKS / "slowclients.py"
-TIMEOUT = 90
+TIMEOUT = 120  # nine targets, two of them on granian
 FEATURES_TIMEOUT = 60
 INSTRUCTIONS_TIMEOUT = 240  # four Python processes under valgrind, two at a time
 SLOW_CLIENTS_TIMEOUT = 120
@@ -27,6 +27,7 @@ SLOW_CLIENT_PROBES = {"slow-headers", "stalled-bodies", "both", "stalled-cut", "
 EXPECTED_ROWS = {
     (target, function)
     for target in ("raw-wsgi", "flask", "firefly-sync", "firefly-gthread")
+    + ("raw-granian", "firefly-granian")
     for function in ("square", "predict")
 } | {(target, "square") for target in ("firefly-off", "firefly-on", "firefly-cli")}
 EXPECTED_FEATURES = {
@@ -87,6 +88,7 @@ def test_quick_run_reports_every_target_and_function() -> None:
     assert all(value > 0 for value in rps.values()), out
     assert "rps on square" in out and "p99/p50" in out, out
     assert "firefly-on / raw-wsgi rps on square" in out and "goal >= 0.80" in out, out
+    assert "firefly-granian / raw-granian rps on square" in out, out
     # the harness checked that firefly-on logged and counted every request it answered
     for source in ("metrics", "access log"):
         verified = rf"^firefly-on: the {source} counted \d+ requests to square .*: verified$"
