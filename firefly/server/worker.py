@@ -19,96 +19,27 @@ accepted, and exits. Use it with gunicorn directly as
 from __future__ import annotations
 
 import errno
-import io
 import os
 import queue
 import selectors
-import socket
 import threading
 import time
 from typing import Any
 
-from gunicorn import util
-from gunicorn.http import errors as parse_errors
-from gunicorn.http import wsgi
-from gunicorn.http.parser import RequestParser
 from gunicorn.workers import base
 
 from ..errors import CallTimeoutError, ServiceUnavailableError, error_for_status
 from ..protocol import ABANDONED_KEY, FUNCTION_KEY, too_large_error
-from .answers import PLAIN_SERVER_ERROR_APP, error_environ, parse_error, render
+from .answers import PLAIN_SERVER_ERROR_APP, error_environ, render
+from .connection import Connection, Job, client_left, get_path
 from .framing import Frame, Limits, frame
+from .runner import RequestRunner
 
 RETRY_AFTER = "1"  #: seconds a client told 503 should wait
 SWEEP_INTERVAL = 0.1  #: seconds between checks of read deadlines and running calls
 STOP_LINGER = 1.0  #: seconds an idle connection stays open once the worker stops
 WAITED_LONG = 0.05  #: seconds in the queue after which a request whose client left is dropped
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-
-
-class Connection:
-    """One client connection, owned by the event loop while its next request is read."""
-
-    __slots__ = (
-        "buffer",
-        "client",
-        "continued",
-        "deadline",
-        "expected",
-        "reading",
-        "server",
-        "sock",
-        "started",
-    )
-
-    def __init__(self, sock: socket.socket, client: Any, server: Any, deadline: float):
-        self.sock = sock
-        self.client = client
-        self.server = server
-        self.buffer = bytearray()
-        self.deadline = deadline  #: when it is cut if the request is still not all there
-        self.expected = 0  #: the request's length once its headers give one
-        self.continued = False  #: ``100 Continue`` was sent for the request being read
-        self.reading = False  #: some of a request has arrived
-        self.started = 0.0  #: ``perf_counter()`` when it began to arrive
-
-    def close(self) -> None:
-        util.close(self.sock)
-
-
-class Job:
-    """A complete request on its way through a thread."""
-
-    __slots__ = (
-        "arrived",
-        "complete",
-        "connection",
-        "data",
-        "environ",
-        "lock",
-        "queued",
-        "started",
-        "state",
-    )
-
-    def __init__(self, connection: Connection, data: bytes, complete: bool):
-        self.connection = connection
-        self.data = data
-        self.complete = complete  #: False: close the connection after the answer
-        self.queued = time.monotonic()
-        self.arrived = connection.started  #: ``perf_counter()`` when it began to arrive
-        self.started = 0.0
-        self.environ: dict[str, Any] | None = None
-        self.lock = threading.Lock()
-        self.state = "waiting"  # then running, then responding or timed out
-
-    def claim(self, state: str) -> bool:
-        """Move from running to ``state``; False if the other side got there first."""
-        with self.lock:
-            if self.state != "running":
-                return False
-            self.state = state
-            return True
 
 
 class FireflyWorker(base.Worker):
@@ -141,6 +72,9 @@ class FireflyWorker(base.Worker):
         self.error_app = getattr(self.wsgi, "server_error_app", PLAIN_SERVER_ERROR_APP)
         paths = getattr(self.wsgi, "immediate_paths", ())
         self.immediate = frozenset(path.encode("latin-1") for path in paths)
+        self.runner = RequestRunner(
+            self.cfg, self.log, self.wsgi, self.error_app, self.read_timeout, self.count_request
+        )
         cfg = self.cfg
         self.limits = Limits(
             line=cfg.limit_request_line or 8190,
@@ -293,7 +227,7 @@ class FireflyWorker(base.Worker):
     def run_now(self, job: Job) -> None:
         """Serve a request that answers at once (a health check) here, ahead of the queue."""
         job.state = "running"
-        self.give_back(job.connection, self.handle(job))
+        self.give_back(job.connection, self.runner.run(job))
 
     def refuse(self, job: Job, error: Any, headers: list[tuple[str, str]] | None = None) -> None:
         """Answer ``job`` with ``error`` from the event loop, and close its connection."""
@@ -419,7 +353,7 @@ class FireflyWorker(base.Worker):
             job.started = time.monotonic()
             self.running[job] = None
             try:
-                keep = self.handle(job)
+                keep = self.runner.run(job)
             finally:
                 self.running.pop(job, None)
             if job.state == "timed out":
@@ -428,107 +362,17 @@ class FireflyWorker(base.Worker):
                 return  # a replacement thread took this one's place
             self.give_back(connection, keep)
 
+    def count_request(self) -> bool:
+        """One more request reaches the app; False once the worker is stopping."""
+        self.nr += 1
+        if self.nr >= self.max_requests and self.alive:
+            self.log.info("Autorestarting worker after current request.")
+            self.alive = False
+        return self.alive
+
     def give_back(self, connection: Connection, keep: bool) -> None:
         self.returned.put((connection, keep))
         try:
             os.write(self.wake_write, b"\0")
         except BlockingIOError:
             pass  # the loop has wake-ups pending already
-
-    def handle(self, job: Job) -> bool:
-        """Parse and serve one request; whether its connection can serve another."""
-        connection = job.connection
-        sock = connection.sock
-        try:
-            request = next(RequestParser(self.cfg, [job.data], connection.client))
-            body = request.body.read() if request.body is not None else b""
-        except (parse_errors.ParseException, parse_errors.NoMoreData, StopIteration) as err:
-            if not isinstance(err, StopIteration):
-                self.answer_in_thread(job, parse_error(err))
-            return False
-        if connection.continued:
-            request._expected_100_continue = False  # sent by the loop already
-        try:
-            sock.settimeout(self.read_timeout)
-            response, environ = wsgi.create(
-                request, sock, connection.client, connection.server, self.cfg
-            )
-            environ["wsgi.input"] = io.BytesIO(body)
-            environ["wsgi.multithread"] = True
-            job.environ = environ
-            self.nr += 1
-            if self.nr >= self.max_requests and self.alive:
-                self.log.info("Autorestarting worker after current request.")
-                self.alive = False
-            if not (self.alive and job.complete and self.cfg.keepalive):
-                response.force_close()
-            body_iterator = self.wsgi(environ, response.start_response)
-            if not job.claim("responding"):
-                _close(body_iterator)
-                return False
-            try:
-                if isinstance(body_iterator, environ["wsgi.file_wrapper"]):
-                    response.write_file(body_iterator)
-                else:
-                    for chunk in body_iterator:
-                        response.write(chunk)
-                response.close()
-            finally:
-                _close(body_iterator)
-            return not response.should_close()
-        except OSError as err:
-            if err.errno not in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.EBADF, None):
-                self.log.exception("Socket error serving a request.")
-            return False
-        except Exception:
-            self.log.exception("Error handling request %s", request.uri)
-            if job.state == "running" and job.claim("responding"):
-                # telemetry has recorded the 500 already: answer without recording it again
-                self.answer_in_thread(job, internal_error(), PLAIN_SERVER_ERROR_APP)
-            return False
-        finally:
-            if job.state != "timed out":
-                try:
-                    sock.setblocking(False)
-                except OSError:
-                    pass
-
-    def answer_in_thread(self, job: Job, error: Any, app: Any = None) -> None:
-        """Answer ``error`` from the thread that has the connection (the app's error app)."""
-        connection = job.connection
-        environ = error_environ(job.data, connection.client, job.environ)
-        answer = render(app or self.error_app, environ, error, job.arrived)
-        try:
-            connection.sock.settimeout(self.read_timeout)
-            connection.sock.sendall(answer)
-        except OSError:
-            pass
-
-
-def get_path(request: bytes) -> bytes | None:
-    """The path of a GET request, from its request line; None for other methods."""
-    if not request.startswith(b"GET /"):
-        return None
-    end = request.find(b" ", 4, 4100)
-    return request[4:end].split(b"?", 1)[0] if end > 0 else None
-
-
-def client_left(sock: socket.socket) -> bool:
-    """Whether the client closed its connection (while its request waited)."""
-    try:
-        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-    except (BlockingIOError, InterruptedError):
-        return False
-    except OSError:
-        return True
-
-
-def internal_error() -> Any:
-    """The 500 for an app that raised instead of answering."""
-    return error_for_status(500, "internal server error")
-
-
-def _close(body: Any) -> None:
-    close = getattr(body, "close", None)
-    if close is not None:
-        close()
