@@ -34,7 +34,7 @@ from .logs import ensure_firefly_handler
 from .middleware.auth import TokenAuthMiddleware
 from .middleware.cors import CorsMiddleware
 from .middleware.requestid import RequestIdMiddleware
-from .protocol import too_large_error
+from .protocol import form_too_large_error
 from .registry import FunctionSpec, Registry
 from .responses import JSON_CONTENT_TYPE, encode_error, server_error_response
 from .routes.docs import DocsFeature
@@ -105,6 +105,8 @@ class Firefly(flask.Flask):
             options["max_content_length"] = max_content_length
         self.settings = with_settings(settings or Config(), options, "Firefly()")
         self.config["MAX_CONTENT_LENGTH"] = self.settings.max_content_length
+        self.config["MAX_FORM_PARTS"] = self.settings.max_form_parts
+        self.config["MAX_FORM_MEMORY_SIZE"] = self.settings.max_content_length
         self.registry = Registry()
         self.features: tuple[Feature, ...] = ()
         self.routes: tuple[Route, ...] = ()
@@ -249,7 +251,10 @@ class Firefly(flask.Flask):
             message = f"method {request.method} is not allowed for {request.path!r}"
             firefly_error = error_for_status(status, message)
         elif isinstance(error, RequestEntityTooLarge):
-            firefly_error = too_large_error(self.max_content_length)
+            settings = self.settings
+            firefly_error = form_too_large_error(
+                request, settings.max_content_length, settings.max_form_parts
+            )
         else:
             firefly_error = error_for_status(status, error.description or error.name)
         response = self.response_class(
@@ -291,6 +296,7 @@ class Firefly(flask.Flask):
                 settings.max_content_length,
                 settings.validate if spec.options.validate is None else spec.options.validate,
                 build_invoke(spec, self.features),
+                max_form_parts=settings.max_form_parts,
             )
             for spec in self.registry
         }

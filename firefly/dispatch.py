@@ -49,11 +49,14 @@ class FunctionEndpoint:
         max_content_length: int,
         validate: bool = True,
         invoke: Invoke | None = None,
+        *,
+        max_form_parts: int,
     ):
         self.spec = spec
         self.name = spec.name
         self.invoke = invoke or spec.func
         self.max_content_length = max_content_length
+        self.max_form_parts = max_form_parts
         if validate and spec.schema.hinted:
             self.validate = spec.schema.validate
         else:
@@ -65,7 +68,9 @@ class FunctionEndpoint:
         if method != "POST":
             return self._answer_other_method(environ, start_response, method)
         try:
-            arguments = self.validate(read_arguments(environ, self.max_content_length))
+            arguments = self.validate(
+                read_arguments(environ, self.max_content_length, self.max_form_parts)
+            )
         except HTTPError as error:
             return error_response(environ, start_response, error)
         try:

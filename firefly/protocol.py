@@ -7,6 +7,7 @@ the other side.
 
 from __future__ import annotations
 
+import heapq
 import inspect
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,11 +30,19 @@ ABANDONED_KEY = "firefly.abandoned"  # environ key: set on a call the worker ans
 STARTED_KEY = "firefly.started"  # environ key: perf_counter() when a request began to arrive
 
 
-def read_arguments(environ: WSGIEnvironment, max_content_length: int) -> dict[str, Any]:
+MAX_LISTED_ERRORS = 20
+"""Most problems the ``errors`` of a 422 list; its ``more`` counts the others."""
+MAX_PROBLEMS_IN_MESSAGE = 10
+"""Most problems the ``error`` message of a 422 names before "and N more"."""
+
+
+def read_arguments(
+    environ: WSGIEnvironment, max_content_length: int, max_form_parts: int
+) -> dict[str, Any]:
     """The keyword arguments a request carries: its JSON object body, or its form parts."""
     content_type = environ.get("CONTENT_TYPE", "")
     if content_type.startswith("multipart/form-data"):
-        return _read_form(environ, max_content_length)
+        return _read_form(environ, max_content_length, max_form_parts)
     return decode_json_arguments(read_body(environ, max_content_length))
 
 
@@ -65,6 +74,8 @@ def decode_json_arguments(body: bytes) -> dict[str, Any]:
         arguments = loads(body)
     except JSONDecodeError as err:
         raise BadRequestError(f"request body is not valid JSON: {err}") from None
+    except ValueError as err:  # valid JSON, but an integer too long to convert
+        raise BadRequestError(f"request body cannot be decoded: {err}") from None
     if not isinstance(arguments, dict):
         raise BadRequestError(
             "request body must be a JSON object of named arguments, "
@@ -73,16 +84,21 @@ def decode_json_arguments(body: bytes) -> dict[str, Any]:
     return arguments
 
 
-def _read_form(environ: WSGIEnvironment, max_content_length: int) -> dict[str, Any]:
+def _read_form(
+    environ: WSGIEnvironment, max_content_length: int, max_form_parts: int
+) -> dict[str, Any]:
     if "boundary=" not in environ.get("CONTENT_TYPE", ""):
         raise BadRequestError("multipart/form-data request has no boundary in its Content-Type")
     request = Request(environ)
     request.max_content_length = max_content_length
+    # A text part may be as large as the body, as a JSON string may: only two limits apply.
+    request.max_form_memory_size = max_content_length
+    request.max_form_parts = max_form_parts
     try:
         arguments: dict[str, Any] = request.form.to_dict()
         arguments.update(request.files.to_dict())
     except RequestEntityTooLarge:
-        raise too_large_error(max_content_length) from None
+        raise form_too_large_error(request, max_content_length, max_form_parts) from None
     except ValueError as err:
         raise BadRequestError(f"malformed multipart/form-data body: {err}") from None
     return arguments
@@ -92,6 +108,27 @@ def too_large_error(limit: int) -> PayloadTooLargeError:
     """The 413 error for a body over ``limit`` bytes."""
     return PayloadTooLargeError(
         f"request body is larger than the limit of {limit} bytes (max_content_length)"
+    )
+
+
+def form_too_large_error(
+    request: Request, max_content_length: int, max_form_parts: int
+) -> PayloadTooLargeError:
+    """The 413 for a request werkzeug refused: a body over the limit, or a form of too many parts.
+
+    werkzeug raises the same error for both: the body is over the limit when
+    its Content-Length says so or, sent chunked, when it was read up to the limit.
+    """
+    length = request.content_length
+    if length is None:
+        over_limit = getattr(request.stream, "is_exhausted", True)
+    else:
+        over_limit = length > max_content_length
+    if over_limit or request.mimetype != "multipart/form-data":
+        return too_large_error(max_content_length)
+    return PayloadTooLargeError(
+        "too many parts in the multipart/form-data body:"
+        f" more than {max_form_parts} (max_form_parts)"
     )
 
 
@@ -129,17 +166,16 @@ class ArgumentChecker:
         names = arguments.keys()
         if self.required <= names and (self.takes_any_keyword or names <= self.accepted):
             return arguments
-        errors = [
-            argument_error(name, "missing required argument", "missing")
-            for name in sorted(self.required - names)
+        missing = sorted(self.required - names)
+        unexpected = set() if self.takes_any_keyword else names - self.accepted
+        errors = [argument_error(name, "missing required argument", "missing") for name in missing]
+        errors += [  # the first names without sorting them all: a body may hold a million
+            argument_error(name, "unexpected argument", "extra_forbidden")
+            for name in heapq.nsmallest(MAX_LISTED_ERRORS - len(errors), unexpected)
         ]
-        if not self.takes_any_keyword:
-            errors += [
-                argument_error(name, "unexpected argument", "extra_forbidden")
-                for name in sorted(names - self.accepted)
-            ]
-        message = "; ".join(f"{error['message']} {error['argument']!r}" for error in errors)
-        raise ValidationError(f"{self.function_name}(): {message}", errors=errors)
+        errors = errors[:MAX_LISTED_ERRORS]
+        more = len(missing) + len(unexpected) - len(errors)
+        raise arguments_error(self.function_name, errors, more)
 
 
 def argument_error(
@@ -147,3 +183,33 @@ def argument_error(
 ) -> dict[str, Any]:
     """One entry of a 422 body's ``errors``: the argument, where inside it, and what is wrong."""
     return {"argument": argument, "location": list(location), "message": message, "type": kind}
+
+
+def arguments_error(function_name: str, errors: list[dict[str, Any]], more: int) -> ValidationError:
+    """The 422 listing ``errors`` and counting ``more`` problems not listed."""
+    named = [_problem(error) for error in errors[:MAX_PROBLEMS_IN_MESSAGE]]
+    if unnamed := len(errors) - len(named) + more:
+        named.append(f"and {unnamed:,} more")
+    details: dict[str, Any] = {"errors": errors, "more": more} if more else {"errors": errors}
+    return ValidationError(f"{function_name}(): " + "; ".join(named), **details)
+
+
+def _problem(error: dict[str, Any]) -> str:
+    """One entry of ``errors`` as a phrase of the 422 message."""
+    argument, kind = error["argument"], error["type"]
+    if argument is None:
+        return f"invalid arguments: {error['message']}"
+    if kind == "missing" and not error["location"]:
+        return f"missing required argument {argument!r}"
+    if kind == "extra_forbidden" and not error["location"]:
+        return f"unexpected argument {argument!r}"
+    where = f" at {_path(error['location'])}" if error["location"] else ""
+    return f"invalid argument {argument!r}{where}: {error['message']}"
+
+
+def _path(location: list[Any]) -> str:
+    """A location inside an argument as ``key.key[0]``."""
+    path = ""
+    for step in location:
+        path += f"[{step}]" if isinstance(step, int) else f".{step}"
+    return path.lstrip(".")

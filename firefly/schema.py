@@ -20,12 +20,13 @@ import logging
 import types
 import typing
 from collections.abc import Callable
+from itertools import islice
 from typing import TYPE_CHECKING, Any, TypeGuard, Union, get_args, get_origin
 
 from werkzeug.datastructures import FileStorage
 
 from .errors import ValidationError
-from .protocol import argument_error
+from .protocol import MAX_LISTED_ERRORS, argument_error, arguments_error
 
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
@@ -36,7 +37,6 @@ FILE_SCHEMA: dict[str, Any] = {"type": "string", "format": "binary"}
 logger = logging.getLogger("firefly")
 
 DEFAULT_REF_TEMPLATE = "#/$defs/{model}"
-MAX_PROBLEMS_IN_MESSAGE = 10
 LONG_NUMBER = 20
 """Numbers of more characters than this are shortened in messages (``1e+100``, not 101 digits)."""
 
@@ -68,6 +68,7 @@ class FunctionSchema:
         result: TypeAdapter[Any] | None,
         *,
         hinted: bool,
+        declared: tuple[str, ...],
         defaults: dict[str, Any],
         files: frozenset[str],
         returns_file: bool,
@@ -77,6 +78,7 @@ class FunctionSchema:
 
         self.name = name
         self.hinted = hinted
+        self.declared = declared
         self.files = files
         self.returns_file = returns_file
         self.doc = doc
@@ -127,6 +129,7 @@ class FunctionSchema:
             arguments,
             _result_adapter(return_annotation),
             hinted=hinted,
+            declared=tuple(fields),
             defaults=_json_defaults(arguments, defaults),
             files=frozenset(files),
             returns_file=_is_file(return_annotation),
@@ -138,8 +141,7 @@ class FunctionSchema:
         try:
             validated: dict[str, Any] = self._validate(arguments)
         except self._invalid as error:
-            errors = error.errors(include_url=False, include_context=True, include_input=True)
-            raise self._validation_error(errors, arguments) from None
+            raise self._validation_error(error, arguments) from None
         return validated
 
     def arguments_json_schema(self, ref_template: str = DEFAULT_REF_TEMPLATE) -> dict[str, Any]:
@@ -161,13 +163,27 @@ class FunctionSchema:
             return {}
         return self._result.json_schema(mode="serialization", ref_template=ref_template)
 
-    def _validation_error(self, errors: list[Any], arguments: dict[str, Any]) -> ValidationError:
-        described = _merge_alternatives([_describe_error(error, arguments) for error in errors])
-        problems = [_problem(error) for error in described]
-        if len(problems) > MAX_PROBLEMS_IN_MESSAGE:
-            more = len(problems) - MAX_PROBLEMS_IN_MESSAGE
-            problems[MAX_PROBLEMS_IN_MESSAGE:] = [f"and {more} more"]
-        return ValidationError(f"{self.name}(): " + "; ".join(problems), errors=described)
+    def _validation_error(self, error: Any, arguments: dict[str, Any]) -> ValidationError:
+        """The 422 of pydantic's ``error``: its first problems, and how many more there are."""
+        dropped = 0  # errors of the arguments left out: one each, unless **kwargs has a hint
+        if error.error_count() > MAX_LISTED_ERRORS:  # list those of fewer arguments, the first
+            first = self._first_arguments(arguments)
+            try:
+                if len(first) < len(arguments):
+                    self._validate(first)
+            except self._invalid as first_error:
+                dropped = error.error_count() - first_error.error_count()
+                error, arguments = first_error, first
+        errors = error.errors(include_url=False, include_context=True, include_input=True)
+        described, unlisted = _first_problems(errors, arguments)
+        return arguments_error(self.name, described, unlisted + dropped)
+
+    def _first_arguments(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The declared arguments sent and the first few others, found without reading them all."""
+        first = {name: arguments[name] for name in self.declared if name in arguments}
+        others = (name for name in arguments if name not in first)
+        first.update((name, arguments[name]) for name in islice(others, MAX_LISTED_ERRORS))
+        return first
 
 
 def _split_docstring(doc: str) -> tuple[str, str]:
@@ -290,9 +306,8 @@ def _result_adapter(annotation: Any) -> TypeAdapter[Any] | None:
     return adapter
 
 
-def _describe_error(error: Any, arguments: dict[str, Any]) -> dict[str, Any]:
-    """One pydantic error as ``{"argument", "location", "message", "type"}``."""
-    location = _input_location(error["loc"], arguments, missing=error["type"] == "missing")
+def _describe_error(error: Any, location: list[Any]) -> dict[str, Any]:
+    """One pydantic error at ``location`` as ``{"argument", "location", "message", "type"}``."""
     return argument_error(
         location[0] if location else None, _message(error), error["type"], location[1:]
     )
@@ -358,34 +373,20 @@ def _input_location(
     return steps
 
 
-def _merge_alternatives(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One error per place: the members of a union that all failed become "A or B"."""
+def _first_problems(
+    errors: list[Any], arguments: dict[str, Any]
+) -> tuple[list[dict[str, Any]], int]:
+    """The first places in error, one entry each ("A, or b" for a union), and how many others."""
     merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    unlisted: set[tuple[Any, ...]] = set()
     for error in errors:
-        place = (error["argument"], *error["location"])
+        location = _input_location(error["loc"], arguments, missing=error["type"] == "missing")
+        place = tuple(location)
         if place in merged:
-            merged[place]["message"] += f", or {error['message'][0].lower()}{error['message'][1:]}"
+            message = _message(error)
+            merged[place]["message"] += f", or {message[0].lower()}{message[1:]}"
+        elif len(merged) < MAX_LISTED_ERRORS:
+            merged[place] = _describe_error(error, location)
         else:
-            merged[place] = dict(error)
-    return list(merged.values())
-
-
-def _problem(error: dict[str, Any]) -> str:
-    """One error as a phrase of the 422 message, in the core's wording where it has one."""
-    argument, kind = error["argument"], error["type"]
-    if argument is None:
-        return f"invalid arguments: {error['message']}"
-    if kind == "missing" and not error["location"]:
-        return f"missing required argument {argument!r}"
-    if kind == "extra_forbidden" and not error["location"]:
-        return f"unexpected argument {argument!r}"
-    where = f" at {_path(error['location'])}" if error["location"] else ""
-    return f"invalid argument {argument!r}{where}: {error['message']}"
-
-
-def _path(location: list[Any]) -> str:
-    """A location inside an argument as ``key.key[0]``."""
-    path = ""
-    for step in location:
-        path += f"[{step}]" if isinstance(step, int) else f".{step}"
-    return path.lstrip(".")
+            unlisted.add(place)
+    return list(merged.values()), len(unlisted)

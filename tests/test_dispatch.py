@@ -1,11 +1,14 @@
 """Function calls on the fast path: decode, validate, invoke, encode, and every error as JSON."""
 
 import io
+import json
 
+import flask
 import pytest
 
 from firefly import Firefly, HTTPError, create_app
 from firefly.config import load_config
+from firefly.protocol import MAX_LISTED_ERRORS
 
 
 def test_calls_a_function_with_the_json_body(client):
@@ -152,3 +155,87 @@ def test_an_http_error_with_an_unlisted_status_is_still_json():
     response = app.test_client().post("/odd")
     assert response.status_code == 499
     assert response.json["error"] == "client went away"
+
+
+def test_a_million_unknown_arguments_get_a_422_of_a_few_kilobytes(client):
+    body = json.dumps({f"k{i:07}": 1 for i in range(1_000_000)}).encode()
+    response = client.post("/square", data=body)
+    assert response.status_code == 422
+    assert len(response.data) < 5000
+    assert len(response.json["errors"]) == MAX_LISTED_ERRORS
+    assert response.json["more"] == 1_000_001 - MAX_LISTED_ERRORS
+    assert response.json["error"].endswith("; unexpected argument 'k0000008'; and 999,991 more")
+
+
+def test_a_few_problems_keep_the_422_shape_without_more(client):
+    response = client.post("/square", json={"m": 1})
+    assert set(response.json) == {"error", "errors", "request_id"}
+
+
+BIG = 12345678901234567890123
+
+
+@pytest.mark.parametrize("validate", [True, False])
+def test_integers_beyond_64_bits_arrive_and_return_exact(validate):
+    app = Firefly(validate=validate)
+
+    @app.function
+    def square(n: int) -> int:
+        return n**2
+
+    response = app.test_client().post("/square", data=b'{"n": %d}' % BIG)
+    assert response.status_code == 200
+    assert response.data == str(BIG**2).encode()
+
+
+def test_an_integer_past_the_digits_python_converts_is_a_400_naming_the_limit(client):
+    response = client.post("/square", data=b'{"n": 1%s}' % (b"0" * 4300))
+    assert response.status_code == 400
+    assert response.json["error"] == (
+        "request body cannot be decoded: an integer has more than 4300 digits,"
+        " the most Python converts (int_max_str_digits)"
+    )
+
+
+def test_a_result_past_the_digits_python_converts_is_a_500_naming_the_limit(client):
+    response = client.post("/square", data=b'{"n": 1%s}' % (b"0" * 2200))
+    assert response.status_code == 500
+    assert response.json["error"] == (
+        "cannot encode result: TypeError: cannot encode as JSON: an integer has more than"
+        " 4300 digits, the most Python converts (int_max_str_digits)"
+    )
+
+
+def form(parts: int) -> dict[str, object]:
+    """The arguments of a multipart/form-data body of ``parts`` parts."""
+    fields = {"name": "Ann"} | {f"k{i}": "v" for i in range(parts - 1)}
+    return {"data": fields, "content_type": "multipart/form-data"}
+
+
+def test_too_many_form_parts_is_a_413_naming_max_form_parts():
+    app = Firefly(max_form_parts=5)
+    app.add_route("/greet", lambda name, **extra: len(extra), "greet")
+    client = app.test_client()
+    assert client.post("/greet", **form(5)).json == 4
+    response = client.post("/greet", **form(6))
+    assert response.status_code == 413
+    assert response.json["error"] == (
+        "too many parts in the multipart/form-data body: more than 5 (max_form_parts)"
+    )
+
+
+def test_flask_routes_have_the_same_form_limits():
+    app = Firefly(max_form_parts=5, max_content_length=1000)
+
+    @app.post("/form")
+    def count_parts():
+        return {"parts": len(flask.request.form)}
+
+    client = app.test_client()
+    assert client.post("/form", **form(5)).json == {"parts": 5}
+    response = client.post("/form", **form(6))
+    assert response.status_code == 413
+    assert "more than 5 (max_form_parts)" in response.json["error"]
+    response = client.post("/form", data={"text": "x" * 2000}, content_type="multipart/form-data")
+    assert response.status_code == 413
+    assert "limit of 1000 bytes (max_content_length)" in response.json["error"]

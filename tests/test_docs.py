@@ -296,6 +296,30 @@ def test_the_protocol_table_shows_real_422_messages(examples_client):
     assert set(messages) <= answers
 
 
+def test_the_protocol_integer_examples_are_the_real_answers(examples_client):
+    posts = curl_posts(named_block(DOCS / "protocol.rst", "protocol-integer-examples"))
+    assert len(posts) == 2
+    for path, body, output in posts:
+        response = examples_client.post(path, data=body)
+        assert (response.status_code, response.get_data(as_text=True)) == (200, output)
+
+
+def test_the_protocol_table_shows_the_real_integer_and_parts_messages():
+    app = firefly.Firefly()
+    app.function(load_example_funcs().square)
+    app.add_route("/greet", lambda **parts: len(parts), "greet")
+    client = app.test_client()
+    too_long = client.post("/square", data=b'{"n": 1%s}' % (b"0" * 4300)).get_json()["error"]
+    parts = {f"k{i}": "v" for i in range(1001)}
+    too_many = client.post("/greet", data=parts, content_type="multipart/form-data")
+    assert too_many.status_code == 413
+    table = " ".join(" ".join(list_table_rows(read(DOCS / "protocol.rst"))).split())
+    assert f"``{too_long}``" in table
+    assert f"``{too_many.get_json()['error']}``" in table
+    numbers = " ".join(read(DOCS / "protocol.rst").split())
+    assert f"gets ``400`` ``{too_long}``" in numbers
+
+
 def declared_test_requires() -> list[str]:
     tree = ast.parse((ROOT / "setup.py").read_text())
     (assignment,) = [

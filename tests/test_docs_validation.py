@@ -179,3 +179,11 @@ def test_the_python_schema_example_gives_what_its_comments_say():
         if "  # " in line:
             expression, _, expected = line.partition("  # ")
             assert eval(expression, namespace) == eval(expected)
+
+
+def test_the_capped_422_example_gives_what_its_comments_say():
+    namespace = run_example("validation-cap-example")
+    for line in named_block("validation-cap-example").splitlines():
+        if "  # " in line:
+            expression, _, expected = line.partition("  # ")
+            assert eval(expression, namespace) == eval(expected)

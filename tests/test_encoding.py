@@ -129,3 +129,22 @@ def test_the_standard_library_path_keeps_refusing_what_json_cannot_hold():
         encoding.dumps([BIG, object()])
     with pytest.raises(TypeError, match="Out of range float"):
         encoding.dumps([BIG, float("nan")])
+
+
+@pytest.mark.parametrize(
+    "data", [b"[1, 12345678901234567890123, 0.5]", "[1, 12345678901234567890123, 0.5]"]
+)
+def test_loads_keeps_integers_beyond_64_bits_exact(data):
+    assert encoding.loads(data) == [1, 12345678901234567890123, 0.5]
+    assert type(encoding.loads(data)[1]) is int
+
+
+def test_loads_refuses_an_integer_of_more_digits_than_python_converts():
+    with pytest.raises(ValueError, match="an integer has more than 4300 digits") as info:
+        encoding.loads(b"[1%s]" % (b"0" * 4300))
+    assert not isinstance(info.value, encoding.JSONDecodeError)
+
+
+def test_dumps_names_the_digit_limit_of_a_huge_integer():
+    with pytest.raises(TypeError, match="an integer has more than 4300 digits"):
+        encoding.dumps([10**4300])

@@ -486,3 +486,13 @@ def test_the_docs_command_line_uses_real_options():
     flags = {word for command in commands for word in command.split() if word.startswith("--")}
     assert flags == {"--title", "--api-version"}
     assert flags <= {option for param in serve_command.params for option in param.opts}
+
+
+def test_a_capped_validation_error_conforms_with_its_more(document):
+    app = Firefly()
+    app.add_route("/square", lambda n: n**2, "square")
+    body = app.test_client().post("/square", json={f"k{i}": 1 for i in range(30)}).get_json()
+    assert body["more"] == 11
+    assert conforms(document, {"$ref": "#/components/schemas/ValidationError"}, body) == []
+    body["more"] = 0
+    assert conforms(document, {"$ref": "#/components/schemas/ValidationError"}, body)

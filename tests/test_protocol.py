@@ -1,10 +1,19 @@
 import inspect
 import io
+import re
 
 import pytest
 
 from firefly.errors import BadRequestError, PayloadTooLargeError, ValidationError
-from firefly.protocol import ArgumentChecker, decode_json_arguments, read_arguments, read_body
+from firefly.protocol import (
+    MAX_LISTED_ERRORS,
+    ArgumentChecker,
+    decode_json_arguments,
+    read_arguments,
+    read_body,
+)
+
+PARTS = 1000  # the default max_form_parts
 
 
 def environ_for(body: bytes, content_type: str = "", length: str | None = None, chunked=False):
@@ -53,7 +62,7 @@ def test_read_body_enforces_the_limit_by_header_and_by_stream():
 
 def test_json_is_read_whatever_the_content_type_says():
     environ = environ_for(b'{"n": 4}', "application/x-www-form-urlencoded")
-    assert read_arguments(environ, 100) == {"n": 4}
+    assert read_arguments(environ, 100, PARTS) == {"n": 4}
 
 
 def test_multipart_file_parts_are_file_objects_and_fields_strings():
@@ -69,7 +78,7 @@ def test_multipart_file_parts_are_file_objects_and_fields_strings():
         f"--{boundary}--\r\n"
     ).encode()
     arguments = read_arguments(
-        environ_for(body, f"multipart/form-data; boundary={boundary}"), 10_000
+        environ_for(body, f"multipart/form-data; boundary={boundary}"), 10_000, PARTS
     )
     assert arguments["label"] == "cats"
     assert arguments["file"].filename == "a.txt"
@@ -78,13 +87,84 @@ def test_multipart_file_parts_are_file_objects_and_fields_strings():
 
 def test_multipart_without_boundary_is_a_bad_request():
     with pytest.raises(BadRequestError, match="no boundary"):
-        read_arguments(environ_for(b"x", "multipart/form-data"), 100)
+        read_arguments(environ_for(b"x", "multipart/form-data"), 100, PARTS)
 
 
 def test_multipart_over_the_limit_is_too_large():
     environ = environ_for(b"x" * 200, "multipart/form-data; boundary=b")
-    with pytest.raises(PayloadTooLargeError):
-        read_arguments(environ, 100)
+    with pytest.raises(PayloadTooLargeError, match="larger than the limit of 100 bytes"):
+        read_arguments(environ, 100, PARTS)
+
+
+def form_body(fields: int, boundary: str = "b", text: str = "1") -> bytes:
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="f{i}"\r\n\r\n{text}\r\n'
+        for i in range(fields)
+    ]
+    return ("".join(parts) + f"--{boundary}--\r\n").encode()
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_too_many_parts_is_too_large_naming_max_form_parts(chunked):
+    body = form_body(6)
+    assert len(read_arguments(environ_for(body, "multipart/form-data; boundary=b"), 10_000, 6)) == 6
+    environ = environ_for(body, "multipart/form-data; boundary=b", chunked=chunked)
+    with pytest.raises(PayloadTooLargeError) as info:
+        read_arguments(environ, 10_000, 5)
+    assert str(info.value) == (
+        "too many parts in the multipart/form-data body: more than 5 (max_form_parts)"
+    )
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_form_over_the_body_limit_blames_the_body_limit_not_its_parts(chunked):
+    environ = environ_for(form_body(50), "multipart/form-data; boundary=b", chunked=chunked)
+    with pytest.raises(PayloadTooLargeError, match=r"limit of 1000 bytes \(max_content_length\)"):
+        read_arguments(environ, 1000, 5)
+
+
+def test_a_text_part_may_be_as_large_as_the_body_limit():
+    body = form_body(1, text="x" * 600_000)  # over werkzeug's default 500 kB for a text part
+    arguments = read_arguments(environ_for(body, "multipart/form-data; boundary=b"), 1 << 20, 9)
+    assert len(arguments["f0"]) == 600_000
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"n": 12345678901234567890123}', {"n": 12345678901234567890123}),
+        (b'{"n": -9223372036854775809}', {"n": -(2**63) - 1}),
+        (b'{"n": 18446744073709551615}', {"n": 2**64 - 1}),
+        (b'{"n": [1, {"m": 1%s}]}' % (b"0" * 400), {"n": [1, {"m": 10**400}]}),
+        (
+            b'{"x": 0.0012345678901234567, "s": "1234567890123456789012"}',
+            {"x": 0.0012345678901234567, "s": "1234567890123456789012"},
+        ),
+        (b'{"x": 1e-1234567890123456789}', {"x": 0.0}),
+    ],
+)
+def test_integers_beyond_64_bits_are_decoded_exactly(body, expected):
+    arguments = decode_json_arguments(body)
+    assert arguments == expected
+    assert [type(value) for value in arguments.values()] == [type(v) for v in expected.values()]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            b'{"n": 1%s}' % (b"0" * 5000),
+            "request body cannot be decoded: an integer has more than 4300 digits,"
+            " the most Python converts (int_max_str_digits)",
+        ),
+        (b'{"n": 1e400, "m": 1%s}' % (b"0" * 400), "not valid JSON: number is infinity"),
+        (b'{"n": NaN, "m": 1%s}' % (b"0" * 400), "not valid JSON: unexpected character"),
+        (b'{"m": 1%s' % (b"0" * 400), "request body is not valid JSON"),
+    ],
+)
+def test_what_the_exact_decoding_refuses(body, message):
+    with pytest.raises(BadRequestError, match=re.escape(message)):
+        decode_json_arguments(body)
 
 
 def checker(function):
@@ -141,6 +221,21 @@ def test_checker_names_every_missing_and_unexpected_argument():
             "type": "extra_forbidden",
         },
     ]
+
+
+def test_checker_lists_the_first_problems_and_counts_the_others():
+    def square(n):
+        return n
+
+    arguments = {f"k{i:07}": 1 for i in range(1_000_000)}
+    with pytest.raises(ValidationError) as info:
+        checker(square).validate(arguments)
+    error = info.value
+    listed = [entry["argument"] for entry in error.details["errors"]]
+    assert listed == ["n"] + [f"k{i:07}" for i in range(MAX_LISTED_ERRORS - 1)]
+    assert error.details["more"] == 1_000_001 - MAX_LISTED_ERRORS
+    assert error.message.startswith("square(): missing required argument 'n'; unexpected argument")
+    assert error.message.endswith("; unexpected argument 'k0000008'; and 999,991 more")
 
 
 def test_checker_does_not_accept_positional_only_names():

@@ -24,6 +24,8 @@ from typing_extensions import TypedDict
 from werkzeug.datastructures import FileStorage
 
 from firefly import Firefly, ValidationError
+from firefly import schema as schema_module
+from firefly.protocol import MAX_LISTED_ERRORS
 from firefly.schema import FILE_SCHEMA, FunctionSchema
 
 from .conftest import EXAMPLES
@@ -399,10 +401,66 @@ def test_huge_inputs_are_not_echoed_and_the_message_stays_short():
 
     huge = ["x" * 1000] * 50
     error = invalid(schema_of(f), {"values": huge})
-    assert len(error.details["errors"]) == 50
+    assert len(error.details["errors"]) == MAX_LISTED_ERRORS
+    assert error.details["more"] == 50 - MAX_LISTED_ERRORS
     assert "x" * 20 not in json.dumps(error.to_dict())
     assert error.message.count("invalid argument") == 10
     assert error.message.endswith("; and 40 more")
+
+
+def test_a_few_problems_have_no_more_key():
+    error = invalid(schema_of(square), {"n": "x", "m": 1})
+    assert set(error.to_dict()) == {"error", "errors"}
+
+
+def test_a_million_unknown_arguments_list_the_first_and_count_the_rest(monkeypatch):
+    described = []
+    describe = schema_module._describe_error
+    monkeypatch.setattr(
+        schema_module, "_describe_error", lambda *a: described.append(a) or describe(*a)
+    )
+    arguments = {"n": 2} | {f"k{i}": 1 for i in range(1_000_000)}
+    error = invalid(schema_of(square), arguments)
+    assert [entry["argument"] for entry in error.details["errors"]] == [
+        f"k{i}" for i in range(MAX_LISTED_ERRORS)
+    ]
+    assert error.details["more"] == 1_000_000 - MAX_LISTED_ERRORS
+    assert error.message.endswith("; unexpected argument 'k9'; and 999,990 more")
+    assert len(described) <= MAX_LISTED_ERRORS + 1  # the rest were counted, not described
+    assert len(json.dumps(error.to_dict())) < 5000
+
+
+def test_the_declared_arguments_are_listed_before_the_unknown_ones():
+    def f(a: int, b: int = 0):
+        return a
+
+    arguments = {f"k{i}": 1 for i in range(100)} | {"b": "x"}
+    error = invalid(schema_of(f), arguments)
+    listed = [(entry["argument"], entry["type"]) for entry in error.details["errors"]]
+    assert listed[:2] == [("a", "missing"), ("b", "int_parsing")]
+    assert listed[2:] == [(f"k{i}", "extra_forbidden") for i in range(MAX_LISTED_ERRORS - 2)]
+    assert error.details["more"] == 102 - MAX_LISTED_ERRORS
+
+
+def test_kwargs_with_a_hint_are_capped_too():
+    def f(**numbers: int):
+        return numbers
+
+    error = invalid(schema_of(f), {f"k{i}": "x" for i in range(1000)})
+    assert len(error.details["errors"]) == MAX_LISTED_ERRORS
+    assert error.details["more"] == 1000 - MAX_LISTED_ERRORS
+
+
+def test_more_counts_the_places_beyond_the_cap_each_union_member_once():
+    def f(values: list[int | float]):
+        return values
+
+    error = invalid(schema_of(f), {"values": ["x"] * 30})
+    entries = error.details["errors"]
+    assert len(entries) == MAX_LISTED_ERRORS
+    assert all(", or input should be a valid number" in entry["message"] for entry in entries)
+    assert error.details["more"] == 30 - MAX_LISTED_ERRORS
+    assert error.message.endswith("; and 20 more")
 
 
 # Files

@@ -90,6 +90,12 @@ VALIDATION_ERROR_SCHEMA: Schema = {
                 "required": ["argument", "location", "message", "type"],
             },
         },
+        "more": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "How many problems ``errors`` leaves out: it lists twenty at most."
+            " Absent when it lists them all.",
+        },
     },
 }
 
