@@ -173,7 +173,6 @@ class GranianServer:
             interface=Interfaces.WSGI,
             workers=config.workers,
             blocking_threads=config.threads,
-            backpressure=config.threads + config.max_waiting,
             http1_settings=HTTP1Settings(header_read_timeout=int(config.read_timeout * 1000)),
             log_dictconfig=LOG_CONFIG,
             reload=config.reload,

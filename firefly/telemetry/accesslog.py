@@ -31,6 +31,8 @@ MAX_PATH = 1024
 #: Longest method, client address, function name or request id logged.
 MAX_FIELD = 128
 TRUNCATED = "..."
+#: Cleaned methods, clients, paths and function names kept, for the lines that repeat them.
+CLEANED_KEPT = 1024
 
 # Characters a URL path may hold unescaped (RFC 3986 pchar and "/"), minus "%": a field made
 # only of these is logged as it is. Anything else (spaces, quotes, control and non-ASCII
@@ -76,6 +78,8 @@ class AccessLog:
         # (second, "YYYY-MM-DDTHH:MM:SS") of the last line, in one attribute so that
         # threads replacing it never pair a second with another second's text.
         self._clock: tuple[int, str] = (-1, "")
+        self._fields: dict[str, str] = {}  # cleaned field, by value (paths have their own)
+        self._paths: dict[str, str] = {}
         self._failed = False
         self._batcher: Batcher[RequestRecord] = Batcher(self.write, "firefly-accesslog")
 
@@ -134,12 +138,32 @@ class AccessLog:
             self._clock = (second, text)
         return f"{text}.{millisecond:03d}+00:00"
 
+    def _field(self, value: str) -> str:
+        """``clean(value)``, remembered: clients, methods and functions repeat."""
+        fields = self._fields
+        if len(fields) >= CLEANED_KEPT:
+            fields.clear()
+        cleaned = fields[value] = clean(value)
+        return cleaned
+
+    def _path(self, value: str) -> str:
+        """``clean(value, MAX_PATH)``, remembered: most requests go to a few paths."""
+        paths = self._paths
+        if len(paths) >= CLEANED_KEPT:
+            paths.clear()
+        cleaned = paths[value] = clean(value, MAX_PATH)
+        return cleaned
+
     def _text_line(self, record: RequestRecord) -> bytes:
+        fields, paths = self._fields, self._paths
+        client, method, path = record.client, record.method, record.path
+        function = record.function or ""
         line = (
-            f"{self.timestamp(record.time)} {clean(record.client)}"
-            f' "{clean(record.method)} {clean(record.path, MAX_PATH)}"'
+            f"{self.timestamp(record.time)} {fields.get(client) or self._field(client)}"
+            f' "{fields.get(method) or self._field(method)}'
+            f' {paths.get(path) or self._path(path)}"'
             f" {record.status} {record.bytes_sent}B {record.duration * 1000:.3f}ms"
-            f" {clean(record.function or '')} rid={clean(record.request_id)}"
+            f" {fields.get(function) or self._field(function)} rid={clean(record.request_id)}"
         )
         if record.exception:
             line += f" exc={clean(record.exception)}"
