@@ -10,8 +10,8 @@ on; after the run the harness checks that the access log and the metrics of
 ``firefly-on`` counted every request. docs/performance.rst explains the set-up
 and the results.
 
-    python benchmarks/run.py           # the full run: about 12 minutes
-    python benchmarks/run.py --quick   # a smoke run: about 40 seconds
+    python benchmarks/run.py           # the full run: about 13 minutes
+    python benchmarks/run.py --quick   # a smoke run: about a minute
 """
 
 from __future__ import annotations

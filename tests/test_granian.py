@@ -5,6 +5,7 @@ The servers themselves run in tests/e2e (every test marked ``on_each_server``).
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import socket
 import sys
@@ -51,6 +52,7 @@ def test_the_workers_app_is_prepared_when_loaded_and_answers_504_past_the_timeou
         with pytest.raises(AssertionError, match="already serving"):
             app.add_route("/late", lambda: 1)
     finally:
+        gc.unfreeze()  # the worker froze what it had loaded: this process goes on testing
         server.remove_metrics_directory()
         app.shutdown()
 
