@@ -229,8 +229,8 @@ TARGETS = (
     ),
     Target(
         CLI_TARGET,
-        (sys.executable, "-m", "firefly", "--bind", "127.0.0.1:{port}", "funcs.square"),
-        functions=("square",),
+        (sys.executable, "-m", "firefly", "--bind", "127.0.0.1:{port}")
+        + ("funcs.square", "model.predict"),
         connections=CLI_CONNECTIONS,
         features=COMMAND_FEATURES,
     ),

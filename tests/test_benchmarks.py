@@ -26,10 +26,10 @@ SLOW_CLIENTS_TIMEOUT = 120
 SLOW_CLIENT_PROBES = {"slow-headers", "stalled-bodies", "both", "stalled-cut", "burst", "sigterm"}
 EXPECTED_ROWS = {
     (target, function)
-    for target in ("raw-wsgi", "flask", "firefly-sync", "firefly-gthread")
+    for target in ("raw-wsgi", "flask", "firefly-sync", "firefly-gthread", "firefly-cli")
     + ("raw-granian", "firefly-granian")
     for function in ("square", "predict")
-} | {(target, "square") for target in ("firefly-off", "firefly-on", "firefly-cli")}
+} | {(target, "square") for target in ("firefly-off", "firefly-on")}
 EXPECTED_FEATURES = {
     "all off, request id middleware removed",
     "all off",

@@ -19,6 +19,7 @@ accepted, and exits. Use it with gunicorn directly as
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import queue
 import selectors
@@ -98,6 +99,7 @@ class FireflyWorker(base.Worker):
         prepare = getattr(self.wsgi, "prepare", None)
         if prepare is not None:
             prepare()  # a Firefly app: features started and warm-up begun before the first request
+        gc.freeze()  # what is loaded stays: the collector's full passes need not walk it
         for fd in (self.PIPE[0], self.wake_read):
             self.poller.register(fd, selectors.EVENT_READ, self.drain_wakeups)
         for _ in range(self.cfg.threads):
