@@ -1,8 +1,12 @@
-"""What the benchmark scripts share: their command-line numbers, progress lines and tables."""
+"""What the benchmark scripts share: numbers, progress lines, tables, ports, server stops."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import socket
+import subprocess
 import sys
 from collections.abc import Sequence
 
@@ -37,3 +41,22 @@ def simple_table(header: Sequence[str], rows: Sequence[Sequence[str]], names: in
         return "  ".join(cells).rstrip()
 
     return "\n".join([rule, line(header), rule, *(line(row) for row in rows), rule])
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def stop_group(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Stop a server started in a process group of its own: gently, then by force."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=timeout)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

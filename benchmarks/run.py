@@ -42,7 +42,7 @@ from typing import Any
 import joblib
 from gunicorn.config import KNOWN_SETTINGS
 from prometheus_client.parser import text_string_to_metric_families
-from report import positive_int, progress, simple_table
+from report import free_port, positive_int, progress, simple_table, stop_group
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
@@ -297,13 +297,6 @@ def train_model(path: Path) -> None:
     joblib.dump(LogisticRegression(max_iter=1000).fit(iris.data, iris.target), path)
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_server(target: Target, env: dict[str, str], log_dir: Path) -> Server:
     """Start ``target`` pinned to SERVER_CORE, in a process group of its own."""
     port = free_port()
@@ -329,14 +322,7 @@ def start_server(target: Target, env: dict[str, str], log_dir: Path) -> Server:
 
 def stop_server(server: Server) -> None:
     """Stop the server's process group (gunicorn's arbiter and workers): gently, then by force."""
-    try:
-        os.killpg(server.process.pid, signal.SIGTERM)
-        server.process.wait(timeout=STOP_TIMEOUT)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(server.process.pid, signal.SIGKILL)
-        server.process.wait()
+    stop_group(server.process, STOP_TIMEOUT)
 
 
 def wait_until_serving(server: Server, deadline: float) -> None:

@@ -40,7 +40,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from gunicorn.config import KNOWN_SETTINGS
-from report import progress, simple_table
+from report import free_port, progress, simple_table, stop_group
 
 import firefly
 from firefly.config import Config
@@ -193,13 +193,6 @@ def sample(port: int, count: int) -> list[Reply]:
     return replies
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 def start_server(target: Target, extra: Sequence[str], log_dir: Path) -> Server:
     """Start ``target`` and wait until it answers the normal request; raises StartError."""
     port = free_port()
@@ -241,14 +234,7 @@ def wait_until_serving(server: Server) -> None:
 
 def stop_server(server: Server) -> None:
     """Stop the server's process group: gently, then by force."""
-    try:
-        os.killpg(server.process.pid, signal.SIGTERM)
-        server.process.wait(timeout=STOP_TIMEOUT)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(server.process.pid, signal.SIGKILL)
-        server.process.wait()
+    stop_group(server.process, STOP_TIMEOUT)
 
 
 @dataclass(eq=False)
