@@ -6,7 +6,6 @@ The servers themselves run in tests/e2e (every test marked ``on_each_server``).
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import socket
 import sys
 
@@ -17,7 +16,7 @@ from firefly.cli import serve_command
 from firefly.config import Config
 from firefly.config.settings import FunctionConfig
 from firefly.server import GRANIAN_MISSING, server_for
-from firefly.server.granian import GranianServer, WorkerApp, address, address_of
+from firefly.server.granian import GranianServer, WorkerApp, address, address_of, new_flag
 
 IPV4, IPV6 = socket.AF_INET, socket.AF_INET6
 
@@ -59,8 +58,8 @@ def test_the_workers_app_is_prepared_when_loaded_and_answers_504_past_the_timeou
 
 def test_a_spawned_worker_builds_its_own_app():
     app = Firefly()
-    loader = WorkerApp(Config(), app, multiprocessing.Event())
-    # What pickle sends a spawned worker (the Event pickles only while spawning).
+    loader = WorkerApp(Config(), app, new_flag())
+    # What pickle sends a spawned worker (the shared flag pickles only while spawning).
     state = loader.__getstate__()
     assert state["app"] is None and state["config"] == loader.config
     assert loader.app is app
@@ -68,7 +67,7 @@ def test_a_spawned_worker_builds_its_own_app():
 
 def test_a_worker_that_cannot_build_the_app_exits_with_one_line():
     missing = FunctionConfig(name="nosuch", function="firefly.nosuch", path="/nosuch")
-    loader = WorkerApp(Config(functions=(missing,), reload=True), None, multiprocessing.Event())
+    loader = WorkerApp(Config(functions=(missing,), reload=True), None, new_flag())
     with pytest.raises(SystemExit, match=r"^firefly: .*'firefly' has no attribute 'nosuch'"):
         loader()
 

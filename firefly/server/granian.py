@@ -12,8 +12,10 @@ interrupts a call past the ``timeout`` and answers it 504.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import multiprocessing
+import multiprocessing.sharedctypes
 import multiprocessing.util
 import os
 import signal
@@ -21,7 +23,6 @@ import socket
 import sys
 import threading
 import time
-from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,19 @@ def with_deadline(app: Firefly, config: Config) -> Firefly:
     return app
 
 
+#: A flag in memory the server shares with its workers. Not a multiprocessing Event:
+#: setting one waits for every process that waits on it, and a worker stopped by a
+#: reload while waiting would hold the server's SIGTERM handler forever.
+Flag = Any
+#: Seconds between a worker's looks at the draining flag.
+DRAIN_POLL = 0.1
+
+
+def new_flag() -> Flag:
+    """A shared flag, False until set: its ``value`` reads and writes take no lock."""
+    return multiprocessing.sharedctypes.RawValue(ctypes.c_bool, False)
+
+
 class WorkerApp:
     """What a granian worker serves: the app, prepared in the worker once it has started.
 
@@ -64,7 +78,7 @@ class WorkerApp:
     are spawned rather than forked), one the worker builds itself.
     """
 
-    def __init__(self, config: Config, app: Firefly | None, draining: Event):
+    def __init__(self, config: Config, app: Firefly | None, draining: Flag):
         self.config = config
         self.app = app
         self.draining = draining
@@ -97,9 +111,10 @@ def stop_worker(app: Firefly) -> None:
     worker_exited(os.getpid())
 
 
-def unready_when_set(app: Firefly, draining: Event) -> None:
-    """Report not ready once the server starts draining."""
-    draining.wait()
+def unready_when_set(app: Firefly, draining: Flag) -> None:
+    """Report not ready once the server starts draining (the flag is looked at, not waited on)."""
+    while not draining.value:
+        time.sleep(DRAIN_POLL)
     app.health.stop()
 
 
@@ -110,7 +125,7 @@ class FireflyGranian(MPServer):
     serving; then granian stops them, each after the requests in hand.
     """
 
-    def __init__(self, *args: Any, shutdown_delay: float, draining: Event, **kwargs: Any):
+    def __init__(self, *args: Any, shutdown_delay: float, draining: Flag, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.shutdown_delay = shutdown_delay
         self.draining = draining
@@ -118,12 +133,12 @@ class FireflyGranian(MPServer):
     def signal_handler_interrupt(self, *args: Any, **kwargs: Any) -> None:
         """SIGINT stops at once; SIGTERM first drains for ``shutdown_delay`` seconds."""
         if args and args[0] == signal.SIGTERM and self.shutdown_delay > 0:
-            if not self.draining.is_set():
-                self.draining.set()
+            if not self.draining.value:
+                self.draining.value = True
                 stop = super().signal_handler_interrupt
                 threading.Timer(self.shutdown_delay, stop).start()
             return
-        self.draining.set()
+        self.draining.value = True
         super().signal_handler_interrupt(*args, **kwargs)
 
 
@@ -163,7 +178,7 @@ class GranianServer:
         except BaseException:
             self.remove_metrics_directory()
             raise
-        self.draining = multiprocessing.Event()
+        self.draining = new_flag()
         self.worker_app = WorkerApp(config, built, self.draining)
 
     def run(self) -> None:

@@ -262,6 +262,12 @@ def test_reload_serves_changed_code(firefly_server, tmp_path):
                 break
             time.sleep(0.2)
         assert result == 2
+        # SIGTERM still stops the server, workers and all, once it has reloaded
+        server.process.terminate()
+        assert server.process.wait(timeout=10) == 0
+        port = server.url.rstrip("/").rsplit(":", 1)[1]
+        left = subprocess.run(["pgrep", "-f", f"127.0.0.1:{port}"], capture_output=True, text=True)
+        assert left.stdout == ""
 
 
 @pytest.mark.parametrize("server_name", SERVERS)
