@@ -20,7 +20,7 @@ from gunicorn.http import errors as parse_errors
 
 from ..errors import HTTPError, error_for_status
 from ..middleware.requestid import RequestIdMiddleware
-from ..protocol import SERVER_ERROR_KEY, STARTED_KEY
+from ..protocol import FUNCTION_KEY, REQUEST_ID_KEY, SERVER_ERROR_KEY, STARTED_KEY
 from ..responses import Headers, server_error_response
 
 if TYPE_CHECKING:
@@ -64,11 +64,11 @@ def error_environ(
     if environ is not None:
         keep = ("REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "REMOTE_ADDR", "SERVER_PROTOCOL")
         known = {key: environ[key] for key in keep if key in environ}
-        request_id = environ.get("firefly.request_id") or environ.get("HTTP_X_REQUEST_ID")
+        request_id = environ.get(REQUEST_ID_KEY) or environ.get("HTTP_X_REQUEST_ID")
         if request_id:
             known["HTTP_X_REQUEST_ID"] = request_id
-        if "firefly.function" in environ:
-            known["firefly.function"] = environ["firefly.function"]
+        if FUNCTION_KEY in environ:
+            known[FUNCTION_KEY] = environ[FUNCTION_KEY]
         return known
     known = {"REQUEST_METHOD": "-", "PATH_INFO": "-", "SERVER_PROTOCOL": "HTTP/1.1"}
     if isinstance(client, tuple) and client:
@@ -113,6 +113,11 @@ def _collect(body: Iterable[bytes]) -> bytes:
     try:
         return b"".join(body)
     finally:
-        close = getattr(body, "close", None)
-        if close is not None:
-            close()
+        close_body(body)
+
+
+def close_body(body: Any) -> None:
+    """Close a WSGI response body, as a server must once it is sent (or given up)."""
+    close = getattr(body, "close", None)
+    if close is not None:
+        close()

@@ -9,6 +9,7 @@ on the connection's socket with ``read_timeout`` as its send timeout.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from gunicorn.http import wsgi
 from gunicorn.http.parser import RequestParser
 
 from ..errors import error_for_status
-from .answers import PLAIN_SERVER_ERROR_APP, error_environ, parse_error, render
+from .answers import PLAIN_SERVER_ERROR_APP, close_body, error_environ, parse_error, render
 from .connection import Job
 
 
@@ -71,7 +72,7 @@ class RequestRunner:
                 response.force_close()
             body_iterator = self.app(environ, response.start_response)
             if not job.claim("responding"):
-                _close(body_iterator)
+                close_body(body_iterator)
                 return False
             try:
                 if isinstance(body_iterator, environ["wsgi.file_wrapper"]):
@@ -81,7 +82,7 @@ class RequestRunner:
                         response.write(chunk)
                 response.close()
             finally:
-                _close(body_iterator)
+                close_body(body_iterator)
             return not response.should_close()
         except OSError as err:
             if err.errno not in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.EBADF, None):
@@ -95,29 +96,19 @@ class RequestRunner:
             return False
         finally:
             if job.state != "timed out":
-                try:
+                with contextlib.suppress(OSError):  # the client has closed it already
                     sock.setblocking(False)
-                except OSError:
-                    pass
 
     def answer(self, job: Job, error: Any, app: Any = None) -> None:
         """Answer ``error`` from the thread that has the connection (the app's error app)."""
         connection = job.connection
         environ = error_environ(job.data, connection.client, job.environ)
         answer = render(app or self.error_app, environ, error, job.arrived)
-        try:
+        with contextlib.suppress(OSError):  # a client gone cannot be answered
             connection.sock.settimeout(self.read_timeout)
             connection.sock.sendall(answer)
-        except OSError:
-            pass
 
 
 def internal_error() -> Any:
     """The 500 for an app that raised instead of answering."""
     return error_for_status(500, "internal server error")
-
-
-def _close(body: Any) -> None:
-    close = getattr(body, "close", None)
-    if close is not None:
-        close()

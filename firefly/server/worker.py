@@ -18,6 +18,7 @@ accepted, and exits. Use it with gunicorn directly as
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gc
 import os
@@ -29,6 +30,7 @@ from typing import Any
 
 from gunicorn.workers import base
 
+from ..config import Config
 from ..errors import CallTimeoutError, ServiceUnavailableError, error_for_status
 from ..protocol import ABANDONED_KEY, FUNCTION_KEY, too_large_error
 from .answers import PLAIN_SERVER_ERROR_APP, error_environ, render
@@ -58,18 +60,17 @@ class FireflyWorker(base.Worker):
         self.accepting = False
         self.abandoned = 0  #: calls answered 504 whose threads still run them
         self.abandoned_lock = threading.Lock()
-        self.read_timeout = 10.0
-        self.max_waiting = 64
-        self.shutdown_delay = 0.0
         self.stop_at: float | None = None  #: when SIGTERM's delay ends
         super().init_process()
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
         settings = getattr(self.wsgi, "settings", None)
-        self.read_timeout = float(getattr(settings, "read_timeout", self.read_timeout))
-        self.max_waiting = int(getattr(settings, "max_waiting", self.max_waiting))
-        self.shutdown_delay = float(getattr(settings, "shutdown_delay", 0.0))
+        if not isinstance(settings, Config):  # another WSGI app: the defaults of the settings
+            settings = Config()
+        self.read_timeout = settings.read_timeout
+        self.max_waiting = settings.max_waiting
+        self.shutdown_delay = settings.shutdown_delay
         self.error_app = getattr(self.wsgi, "server_error_app", PLAIN_SERVER_ERROR_APP)
         paths = getattr(self.wsgi, "immediate_paths", ())
         self.immediate = frozenset(path.encode("latin-1") for path in paths)
@@ -80,7 +81,7 @@ class FireflyWorker(base.Worker):
         self.limits = Limits(
             line=cfg.limit_request_line or 8190,
             headers=(cfg.limit_request_fields + 1) * (cfg.limit_request_field_size + 2),
-            body=int(getattr(self.wsgi, "max_content_length", None) or 16 * 1024 * 1024),
+            body=settings.max_content_length,
         )
 
     def handle_exit(self, sig: int, frame: Any) -> None:
@@ -251,18 +252,15 @@ class FireflyWorker(base.Worker):
     def close(self, connection: Connection) -> None:
         if connection in self.connections:
             self.connections.discard(connection)
-            try:
+            # not registered while a thread has it
+            with contextlib.suppress(KeyError, ValueError, OSError):
                 self.poller.unregister(connection.sock)
-            except (KeyError, ValueError, OSError):
-                pass
         connection.close()
 
     def drain_wakeups(self, fd: int) -> None:
         """Take back the connections the threads are done with (and wake on signals)."""
-        try:
+        with contextlib.suppress(OSError):  # nothing to drain
             os.read(fd, 4096)
-        except OSError:
-            pass
         while True:
             try:
                 connection, keep = self.returned.get_nowait()
@@ -311,12 +309,11 @@ class FireflyWorker(base.Worker):
         environ = job.environ or {}
         environ[ABANDONED_KEY] = True
         function = environ.get(FUNCTION_KEY)
-        name = (
-            f"function {function!r}"
-            if function
-            else f"{environ.get('REQUEST_METHOD', '')} {environ.get('PATH_INFO', '')}".strip()
-        )
-        error = CallTimeoutError.for_call(name or "the request", self.cfg.timeout)
+        if function:
+            name = f"function {function!r}"
+        else:
+            name = f"{environ.get('REQUEST_METHOD', '-')} {environ.get('PATH_INFO', '-')}"
+        error = CallTimeoutError.for_call(name, self.cfg.timeout)
         answer = render(
             self.error_app,
             error_environ(job.data, job.connection.client, job.environ),
@@ -374,7 +371,5 @@ class FireflyWorker(base.Worker):
 
     def give_back(self, connection: Connection, keep: bool) -> None:
         self.returned.put((connection, keep))
-        try:
+        with contextlib.suppress(BlockingIOError):  # a full pipe: the loop is woken already
             os.write(self.wake_write, b"\0")
-        except BlockingIOError:
-            pass  # the loop has wake-ups pending already
