@@ -24,7 +24,10 @@ TEST_REQUIRES = [
     "playwright>=1.40",
     "docutils>=0.20",  # tests/test_docs.py checks that README.rst is valid reStructuredText
     "granian[reload]>=2.5",  # the end-to-end tests run the firefly command on each server
+    "onnxruntime>=1.17",
+    "skl2onnx>=1.16",
 ]
+ONNX_REQUIRES = ["onnxruntime>=1.17", "skl2onnx>=1.16"]
 GRANIAN_REQUIRES = ["granian[reload]>=2.5"]  # [reload]: watchfiles, for --reload
 LINT_REQUIRES = ["ruff>=0.6", "mypy>=1.10", "types-PyYAML", "types-requests"]
 DOCS_REQUIRES = ["sphinx>=7"]
@@ -52,6 +55,7 @@ setup(
     ],
     extras_require={
         "granian": GRANIAN_REQUIRES,
+        "onnx": ONNX_REQUIRES,
         "test": TEST_REQUIRES,
         "lint": LINT_REQUIRES,
         "docs": DOCS_REQUIRES,
