@@ -52,6 +52,7 @@ setup(
         "pydantic>=2.12",
         "prometheus-client>=0.20",
         "swagger-ui-py>=23.9",
+        "rich>=13",  # firefly train's progress on a terminal
     ],
     extras_require={
         "granian": GRANIAN_REQUIRES,

@@ -12,6 +12,7 @@ from click_default_group import DefaultGroup
 
 from ..version import __version__
 from .serve import serve_command
+from .train import train_command
 
 
 @click.group(
@@ -31,6 +32,7 @@ def cli() -> None:
 
 
 cli.add_command(serve_command)
+cli.add_command(train_command)
 
 
 def main() -> None:

@@ -1,0 +1,471 @@
+"""The work of ``firefly train``: read a CSV, call a training function, write a model version.
+
+:func:`train` reads the CSV with pandas, calls the user's function with the
+DataFrame (it returns a fitted estimator, or ``(estimator, metrics)``) and
+writes the version folder a model server reads::
+
+    <models>/<model>/<version>/
+        model.joblib    the estimator (joblib.dump)
+        model.onnx      with onnx=True: an ONNX copy, checked against the estimator
+        model.yml       features and dtypes, methods, meta, and how it was trained
+
+The folder is written as a hidden folder beside it (``.<version>.tmp-*``)
+and renamed into place once complete, so that a running server sees the whole
+version or none of it. There is no click here: the CLI turns a
+:class:`~firefly.errors.FireflyError` into one line and reports progress
+through a :class:`Progress` of its own.
+"""
+
+from __future__ import annotations
+
+import datetime
+import errno
+import hashlib
+import importlib.metadata
+import io
+import os
+import platform
+import re
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from ..errors import ConfigError, FireflyError
+from ..loader import load_function
+from ..version import __version__
+
+if TYPE_CHECKING:
+    import pandas  # type: ignore[import-untyped, unused-ignore]
+
+#: The methods a model server serves, in this order, where the estimator has them.
+METHODS = ("predict", "predict_proba", "decision_function", "transform")
+#: The file names written in a version folder.
+MODEL_FILE, ONNX_FILE, MODEL_YML = "model.joblib", "model.onnx", "model.yml"
+DEFAULT_ONNX_TOLERANCE = 1e-4
+#: A model or version name: one path segment of a URL and of the repository folder.
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+NUMBERED = re.compile(r"(?P<prefix>.*?)(?P<number>[0-9]+)")
+CHUNK_SIZE = 1 << 16  # below pandas' reads (256 KiB), so that each is reported as it happens
+
+
+class TrainingError(FireflyError):
+    """The data, the training function or what it returned cannot make a model version."""
+
+
+class TrainingFunctionError(TrainingError):
+    """The training function raised; the exception is the ``__cause__``."""
+
+
+class Progress:
+    """What :func:`train` reports as it works; this base class reports nothing.
+
+    Each step is :meth:`start`-ed, :meth:`advance`-d when it has a ``total``
+    (the bytes of the CSV), and ends with :meth:`done` and a one-line summary.
+    """
+
+    def start(self, step: str, total: int | None = None) -> None:
+        """A step begins: ``total`` units of work, or an unknown amount."""
+
+    def advance(self, amount: int) -> None:
+        """``amount`` more units of the current step are done."""
+
+    def done(self, summary: str) -> None:
+        """The current step ended; ``summary`` says what it did."""
+
+
+@dataclass(frozen=True)
+class Data:
+    """The training data: its frame, and what model.yml records of the file."""
+
+    frame: pandas.DataFrame
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Trained:
+    """What the training function returned, checked."""
+
+    estimator: Any
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def check_name(kind: str, value: str) -> str:
+    """``value`` if it can name a model or version folder (and URL segment); else ConfigError."""
+    if not NAME.fullmatch(value):
+        raise ConfigError(
+            f"invalid {kind} {value!r}: use letters, digits, '.', '_' and '-',"
+            " starting with a letter or digit (e.g. 'churn', 'v3')"
+        )
+    if kind == "version" and value in METHODS:
+        raise ConfigError(
+            f"invalid version {value!r}: it is the name of a method, so"
+            f" /<model>/{value} would be ambiguous; name it e.g. 'v3'"
+        )
+    return value
+
+
+def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key of natural order: ``v9 < v10``, ``1 < 2 < 10``."""
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part)
+        for part in re.split(r"([0-9]+)", name)
+        if part
+    )
+
+
+def versions_in(model_folder: Path) -> list[str]:
+    """The version folders of a model, in natural order (hidden ones, being written, left out)."""
+    if not model_folder.is_dir():
+        return []
+    names = [p.name for p in model_folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    return sorted(names, key=natural_key)
+
+
+def next_version(model_folder: Path) -> str:
+    """The version after the highest numbered one: ``v1, v2 -> v3``, ``1, 2 -> 3``, none: ``v1``."""
+    numbered = [match for name in versions_in(model_folder) if (match := NUMBERED.fullmatch(name))]
+    if not numbered:
+        return "v1"
+    last = numbered[-1]
+    digits = last["number"]
+    return f"{last['prefix']}{int(digits) + 1:0{len(digits)}d}"
+
+
+def train(
+    function_name: str,
+    data_path: str,
+    model: str,
+    *,
+    models: str | os.PathLike[str] = "models",
+    version: str | None = None,
+    onnx: bool = False,
+    onnx_tolerance: float = DEFAULT_ONNX_TOLERANCE,
+    progress: Progress | None = None,
+) -> Path:
+    """Train ``function_name`` on the CSV at ``data_path`` and write a new version of ``model``.
+
+    :param function_name: ``MODULE.FUNCTION``; it takes a DataFrame and returns a fitted
+        estimator, or ``(estimator, metrics)`` with a dict of metrics.
+    :param models: the model repository folder.
+    :param version: the version folder to write; by default the one after the highest.
+    :param onnx: also write an ONNX copy, refused when it differs beyond ``onnx_tolerance``.
+    :returns: the version folder written, e.g. ``models/churn/v3``.
+    :raises FireflyError: with one line naming the problem; nothing is written then.
+    """
+    progress = progress or Progress()
+    model_folder = Path(models) / check_name("model", model)
+    version = check_name("version", version) if version else next_version(model_folder)
+    folder = model_folder / version
+    refuse_existing(folder)
+    function = load_function(function_name)
+    data = read_csv(data_path, progress)
+    dtypes = {name: str(dtype) for name, dtype in data.frame.dtypes.items()}
+    trained = call(function_name, function, data.frame, progress)
+    features = features_of(trained.estimator, dtypes, data_path)
+    onnx_bytes, onnx_check = None, None
+    if onnx:
+        inputs = data.frame[list(features)]
+        onnx_bytes, onnx_check = to_onnx(trained.estimator, inputs, onnx_tolerance, progress)
+    text = model_yml(
+        features=features,
+        methods=methods_of(trained.estimator),
+        training={
+            "function": function_name,
+            "data": data_path,
+            "data_sha256": data.sha256,
+            "rows": len(data.frame),
+            "metrics": trained.metrics,
+            "trained_at": now(),
+            "libraries": library_versions(onnx),
+        },
+        onnx=onnx_check,
+    )
+    progress.start(f"writing {folder}")
+    write_version(folder, trained.estimator, onnx_bytes, text)
+    written = [MODEL_FILE, *([ONNX_FILE] if onnx_bytes else []), MODEL_YML]
+    progress.done(f"wrote {folder}: {', '.join(written)}")
+    return folder
+
+
+def refuse_existing(folder: Path) -> None:
+    """A version once written is never replaced: a server may be serving it."""
+    if folder.exists():
+        raise TrainingError(
+            f"version folder {str(folder)!r} exists already: choose another --version,"
+            " or leave it out for the next one"
+        )
+
+
+class _Reader(io.RawIOBase):
+    """A binary file that hashes and reports the bytes pandas reads from it."""
+
+    def __init__(self, file: io.BufferedReader, progress: Progress):
+        self.file, self.progress, self.sha256 = file, progress, hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = self.file.readinto(buffer)
+        if count:
+            self.sha256.update(memoryview(buffer)[:count])
+            self.progress.advance(count)
+        return count or 0
+
+    def drain(self) -> None:
+        while self.read(CHUNK_SIZE):
+            pass
+
+
+def read_csv(path: str, progress: Progress) -> Data:
+    """The CSV at ``path`` as a DataFrame, read once for pandas and the checksum."""
+    import pandas  # type: ignore[import-untyped, unused-ignore]
+
+    try:
+        file = open(path, "rb")
+    except OSError as err:
+        raise TrainingError(f"cannot read {path!r}: {err.strerror}") from err
+    with file:
+        size = os.fstat(file.fileno()).st_size
+        progress.start(f"reading {path}", total=size)
+        reader = _Reader(file, progress)
+        try:
+            frame = pandas.read_csv(io.BufferedReader(reader, CHUNK_SIZE))
+        except pandas.errors.EmptyDataError:
+            raise TrainingError(f"{path!r} is empty: expected a CSV with a header line") from None
+        except (ValueError, pandas.errors.ParserError) as err:  # UnicodeDecodeError included
+            problem = " ".join(str(err).split())
+            raise TrainingError(f"cannot read {path!r} as CSV: {problem}") from err
+        reader.drain()
+    if frame.empty:
+        raise TrainingError(f"{path!r} has no rows: expected a header line and data below it")
+    progress.done(f"read {path}: {len(frame)} rows, {len(frame.columns)} columns")
+    return Data(frame, reader.sha256.hexdigest(), size)
+
+
+def call(
+    function_name: str, function: Callable[..., Any], frame: pandas.DataFrame, progress: Progress
+) -> Trained:
+    """Call the training function with the frame, and check what it returns."""
+    progress.start(f"fitting {function_name}")
+    started = time.perf_counter()
+    try:
+        result = function(frame)
+    except Exception as err:
+        raise TrainingFunctionError(f"{function_name} raised {type(err).__name__}: {err}") from err
+    seconds = time.perf_counter() - started
+    trained = checked_result(function_name, result)
+    progress.done(f"fitted {function_name}: {type(trained.estimator).__name__} in {seconds:.1f} s")
+    return trained
+
+
+def checked_result(function_name: str, result: Any) -> Trained:
+    """``result`` as estimator and metrics, if it is ``estimator`` or ``(estimator, dict)``."""
+    expected = "return a fitted estimator, or (estimator, metrics) with a dict of metrics"
+    estimator: Any = result
+    metrics: Mapping[Any, Any] = {}
+    if isinstance(result, tuple):
+        if len(result) != 2 or not isinstance(result[1], Mapping):
+            shape = ", ".join(type(item).__name__ for item in result)
+            raise TrainingError(f"{function_name} returned a tuple ({shape}): {expected}")
+        estimator, metrics = result
+    if not methods_of(estimator):
+        raise TrainingError(
+            f"{function_name} returned {type(estimator).__name__}, which has none of the"
+            f" methods {', '.join(METHODS)}: {expected}"
+        )
+    check_fitted(function_name, estimator)
+    return Trained(estimator, {str(key): plain(key, value) for key, value in metrics.items()})
+
+
+def check_fitted(function_name: str, estimator: Any) -> None:
+    try:
+        from sklearn.exceptions import NotFittedError  # type: ignore[import-untyped, unused-ignore]
+        from sklearn.utils.validation import check_is_fitted  # type: ignore[import-untyped, unused-ignore]
+    except ImportError:  # not a scikit-learn estimator: feature_names_in_ is checked anyway
+        return
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError:
+        raise TrainingError(
+            f"{function_name} returned an unfitted {type(estimator).__name__}:"
+            " call its fit() before returning it"
+        ) from None
+    except TypeError:  # no fit method: not scikit-learn's to judge
+        pass
+
+
+def plain(key: Any, value: Any) -> Any:
+    """A metric as plain YAML: NumPy scalars become numbers; lists and dicts are kept."""
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 1) == 0:
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "ndarray":
+        return [plain(key, item) for item in value]
+    if isinstance(value, Mapping):
+        return {str(k): plain(key, v) for k, v in value.items()}
+    raise TrainingError(
+        f"metric {key!r} is {type(value).__name__}: metrics must be numbers, strings,"
+        " or lists and dicts of them"
+    )
+
+
+def methods_of(estimator: Any) -> list[str]:
+    """The methods of :data:`METHODS` that ``estimator`` has (a Pipeline hides missing ones)."""
+    return [method for method in METHODS if callable(getattr(estimator, method, None))]
+
+
+def features_of(estimator: Any, dtypes: Mapping[str, str], data_path: str) -> dict[str, str]:
+    """The features the estimator expects, in its order, each with its dtype in the CSV."""
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None:
+        raise TrainingError(
+            f"the {type(estimator).__name__} has no feature_names_in_: fit it on a DataFrame,"
+            " not an array, so that the server can map JSON records onto its columns"
+        )
+    names = [str(name) for name in names]
+    missing = [name for name in names if name not in dtypes]
+    if missing:
+        raise TrainingError(
+            f"the model expects features that are not columns of {data_path!r}:"
+            f" {', '.join(map(repr, missing))}; compute them in a Pipeline step, so that"
+            " the server is sent the CSV's columns"
+        )
+    return {name: dtypes[name] for name in names}
+
+
+def to_onnx(
+    estimator: Any, frame: pandas.DataFrame, tolerance: float, progress: Progress
+) -> tuple[bytes, dict[str, float]]:
+    """The ONNX copy of ``estimator``, checked on ``frame``; refused beyond ``tolerance``."""
+    progress.start("converting to ONNX")
+    try:
+        from . import onnx
+    except ImportError as err:
+        raise TrainingError(
+            f"--onnx needs skl2onnx and onnxruntime ({err}): pip install 'firefly-python[onnx]'"
+        ) from err
+    try:
+        onnx_bytes = onnx.convert(estimator, frame)
+    except FireflyError:
+        raise
+    except Exception as err:
+        raise TrainingError(
+            f"cannot convert the {type(estimator).__name__} to ONNX:"
+            f" {type(err).__name__}: {err}; train without --onnx"
+        ) from err
+    try:
+        difference = onnx.check(estimator, onnx_bytes, frame, tolerance)
+    except onnx.OnnxMismatchError as err:
+        raise onnx.OnnxMismatchError(
+            f"{err}; nothing was written (allow more with --onnx-tolerance, or leave out --onnx)"
+        ) from None
+    progress.done(
+        f"converted to ONNX: outputs within {difference:.3g} of the model's"
+        f" on {len(frame)} rows (tolerance {tolerance:g})"
+    )
+    return onnx_bytes, {"max_difference": float(difference), "tolerance": float(tolerance)}
+
+
+def now() -> str:
+    """The time in UTC, to the second: ``2026-12-02T01:23:45Z``."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+#: The libraries model.yml records the versions of (those installed), by distribution name.
+LIBRARIES = ("scikit-learn", "pandas", "numpy", "joblib")
+ONNX_LIBRARIES = ("skl2onnx", "onnx", "onnxruntime")
+
+
+def library_versions(onnx: bool = False) -> dict[str, str]:
+    """The versions of Python and of the libraries that trained, saved (and converted) the model."""
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES + (ONNX_LIBRARIES if onnx else ()):
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    versions["firefly"] = __version__
+    return versions
+
+
+class Flow(dict):
+    """A mapping that model.yml writes on one line: ``{accuracy: 0.81}``."""
+
+
+class FlowList(list):
+    """A list that model.yml writes on one line: ``[predict, predict_proba]``."""
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+_Dumper.add_representer(
+    Flow, lambda dumper, data: dumper.represent_mapping("tag:yaml.org,2002:map", data, True)
+)
+_Dumper.add_representer(
+    FlowList, lambda dumper, data: dumper.represent_sequence("tag:yaml.org,2002:seq", data, True)
+)
+
+
+def model_yml(
+    *,
+    features: dict[str, str],
+    methods: list[str],
+    training: dict[str, Any],
+    onnx: dict[str, float] | None = None,
+) -> str:
+    """The text of model.yml: what the server needs first, then how the model was trained."""
+    training = {
+        **training,
+        "metrics": Flow(training["metrics"]),
+        "libraries": Flow(training["libraries"]),
+    }
+    description: dict[str, Any] = {}
+    if onnx is not None:
+        description["file"] = ONNX_FILE
+        training["onnx"] = Flow(onnx)
+    description.update(features=features, methods=FlowList(methods), meta=Flow(), training=training)
+    return yaml.dump(description, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000)
+
+
+def write_version(
+    folder: Path, estimator: Any, onnx_bytes: bytes | None, model_yml_text: str
+) -> None:
+    """Write the version folder as a hidden folder beside it, then rename it into place."""
+    import joblib  # type: ignore[import-untyped, unused-ignore]
+
+    temporary = folder.parent / f".{folder.name}.tmp-{secrets.token_hex(4)}"
+    try:
+        temporary.mkdir(parents=True)
+    except OSError as err:
+        raise TrainingError(f"cannot write {str(folder)!r}: {err}") from err
+    try:
+        try:
+            joblib.dump(estimator, temporary / MODEL_FILE)
+        except OSError:
+            raise
+        except Exception as err:
+            raise TrainingError(
+                f"cannot save the {type(estimator).__name__} with joblib:"
+                f" {type(err).__name__}: {err}"
+            ) from err
+        if onnx_bytes is not None:
+            (temporary / ONNX_FILE).write_bytes(onnx_bytes)
+        (temporary / MODEL_YML).write_text(model_yml_text, encoding="utf-8")
+        os.rename(temporary, folder)
+    except OSError as err:
+        if err.errno in (errno.EEXIST, errno.ENOTEMPTY):  # written meanwhile by another run
+            refuse_existing(folder)
+        raise TrainingError(f"cannot write {str(folder)!r}: {err}") from err
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)  # nothing is left there after the rename
