@@ -371,7 +371,7 @@ def test_help_shows_an_example_the_defaults_and_the_environment_variable(runner)
         (["{m}.returns_none", "data.csv"], "{m}.returns_none returned NoneType, which has none"),
         (["{m}.returns_three", "data.csv"], "returned a tuple (LogisticRegression, dict, int)"),
         (["{m}.returns_list_metrics", "data.csv"], "returned a tuple (LogisticRegression, list)"),
-        (["{m}.unfitted", "data.csv"], "returned an unfitted LogisticRegression: call its fit()"),
+        (["{m}.unfitted", "data.csv"], "returned an unfitted LogisticRegression: fit it first"),
         (["{m}.on_arrays", "data.csv"], "has no feature_names_in_: fit it on a DataFrame"),
         (["{m}.bad_metric", "data.csv"], "metric 'model' is object: metrics must be numbers"),
         (["{m}.derived", "data.csv"], "features that are not columns of 'data.csv': 'ratio'"),

@@ -1,19 +1,12 @@
 """The work of ``firefly train``: read a CSV, call a training function, write a model version.
 
-:func:`train` reads the CSV with pandas, calls the user's function with the
-DataFrame (it returns a fitted estimator, or ``(estimator, metrics)``) and
-writes the version folder a model server reads::
-
-    <models>/<model>/<version>/
-        model.joblib    the estimator (joblib.dump)
-        model.onnx      with onnx=True: an ONNX copy, checked against the estimator
-        model.yml       features and dtypes, methods, meta, and how it was trained
-
-The folder is written as a hidden folder beside it (``.<version>.tmp-*``)
-and renamed into place once complete, so that a running server sees the whole
-version or none of it. There is no click here: the CLI turns a
-:class:`~firefly.errors.FireflyError` into one line and reports progress
-through a :class:`Progress` of its own.
+:func:`train` calls the user's function with the CSV as a DataFrame; it returns
+a fitted estimator, or ``(estimator, metrics)``. The version folder
+``<models>/<model>/<version>/`` gets ``model.joblib``, ``model.yml``
+(features, methods, meta, training) and, with ``onnx=True``, a checked
+``model.onnx``. It is written as a hidden folder beside it (``.<version>.tmp-*``)
+and renamed into place, so a server sees the whole version or none of it. No
+click here: the CLI prints errors and reports through a :class:`Progress`.
 """
 
 from __future__ import annotations
@@ -30,7 +23,6 @@ import secrets
 import shutil
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +43,9 @@ DEFAULT_ONNX_TOLERANCE = 1e-4
 #: A model or version name: one path segment of a URL and of the repository folder.
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 NUMBERED = re.compile(r"(?P<prefix>.*?)(?P<number>[0-9]+)")
+#: The libraries whose versions model.yml records, by distribution name.
+LIBRARIES = ("scikit-learn", "pandas", "numpy", "joblib")
+ONNX_LIBRARIES = ("skl2onnx", "onnx", "onnxruntime")
 CHUNK_SIZE = 1 << 16  # below pandas' reads (256 KiB), so that each is reported as it happens
 
 
@@ -63,11 +58,7 @@ class TrainingFunctionError(TrainingError):
 
 
 class Progress:
-    """What :func:`train` reports as it works; this base class reports nothing.
-
-    Each step is :meth:`start`-ed, :meth:`advance`-d when it has a ``total``
-    (the bytes of the CSV), and ends with :meth:`done` and a one-line summary.
-    """
+    """What :func:`train` reports, step by step; this base class reports nothing."""
 
     def start(self, step: str, total: int | None = None) -> None:
         """A step begins: ``total`` units of work, or an unknown amount."""
@@ -77,23 +68,6 @@ class Progress:
 
     def done(self, summary: str) -> None:
         """The current step ended; ``summary`` says what it did."""
-
-
-@dataclass(frozen=True)
-class Data:
-    """The training data: its frame, and what model.yml records of the file."""
-
-    frame: pandas.DataFrame
-    sha256: str
-    size: int
-
-
-@dataclass(frozen=True)
-class Trained:
-    """What the training function returned, checked."""
-
-    estimator: Any
-    metrics: dict[str, Any] = field(default_factory=dict)
 
 
 def check_name(kind: str, value: str) -> str:
@@ -120,22 +94,18 @@ def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
     )
 
 
-def versions_in(model_folder: Path) -> list[str]:
-    """The version folders of a model, in natural order (hidden ones, being written, left out)."""
-    if not model_folder.is_dir():
-        return []
-    names = [p.name for p in model_folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
-    return sorted(names, key=natural_key)
-
-
 def next_version(model_folder: Path) -> str:
-    """The version after the highest numbered one: ``v1, v2 -> v3``, ``1, 2 -> 3``, none: ``v1``."""
-    numbered = [match for name in versions_in(model_folder) if (match := NUMBERED.fullmatch(name))]
+    """The version after the highest numbered one: ``v1, v2 -> v3``, ``1, 2 -> 3``, none: ``v1``.
+
+    Hidden folders (versions being written) are left out.
+    """
+    folders = model_folder.iterdir() if model_folder.is_dir() else ()
+    names = sorted((f.name for f in folders if f.is_dir()), key=natural_key)
+    numbered = [m for name in names if (m := NUMBERED.fullmatch(name)) and name[0] != "."]
     if not numbered:
         return "v1"
-    last = numbered[-1]
-    digits = last["number"]
-    return f"{last['prefix']}{int(digits) + 1:0{len(digits)}d}"
+    prefix, digits = numbered[-1]["prefix"], numbered[-1]["number"]
+    return f"{prefix}{int(digits) + 1:0{len(digits)}d}"
 
 
 def train(
@@ -165,30 +135,33 @@ def train(
     folder = model_folder / version
     refuse_existing(folder)
     function = load_function(function_name)
-    data = read_csv(data_path, progress)
-    dtypes = {name: str(dtype) for name, dtype in data.frame.dtypes.items()}
-    trained = call(function_name, function, data.frame, progress)
-    features = features_of(trained.estimator, dtypes, data_path)
+    frame, sha256 = read_csv(data_path, progress)
+    dtypes = {name: str(dtype) for name, dtype in frame.dtypes.items()}
+    estimator, metrics = call(function_name, function, frame, progress)
+    features = features_of(estimator, dtypes, data_path)
     onnx_bytes, onnx_check = None, None
     if onnx:
-        inputs = data.frame[list(features)]
-        onnx_bytes, onnx_check = to_onnx(trained.estimator, inputs, onnx_tolerance, progress)
-    text = model_yml(
-        features=features,
-        methods=methods_of(trained.estimator),
-        training={
-            "function": function_name,
-            "data": data_path,
-            "data_sha256": data.sha256,
-            "rows": len(data.frame),
-            "metrics": trained.metrics,
-            "trained_at": now(),
-            "libraries": library_versions(onnx),
-        },
-        onnx=onnx_check,
-    )
+        inputs = frame[list(features)]
+        onnx_bytes, onnx_check = to_onnx(estimator, inputs, onnx_tolerance, progress)
+    training = {
+        "function": function_name,
+        "data": data_path,
+        "data_sha256": sha256,
+        "rows": len(frame),
+        "metrics": Flow(metrics),
+        "trained_at": now(),
+        "libraries": Flow(library_versions(onnx)),
+        **({"onnx": Flow(onnx_check)} if onnx_check else {}),
+    }
+    description = {
+        **({"file": ONNX_FILE} if onnx_bytes else {}),  # of the two files, the one to serve
+        "features": features,
+        "methods": FlowList(methods_of(estimator)),
+        "meta": Flow(),
+        "training": training,
+    }
     progress.start(f"writing {folder}")
-    write_version(folder, trained.estimator, onnx_bytes, text)
+    write_version(folder, estimator, onnx_bytes, dump_yaml(description))
     written = [MODEL_FILE, *([ONNX_FILE] if onnx_bytes else []), MODEL_YML]
     progress.done(f"wrote {folder}: {', '.join(written)}")
     return folder
@@ -219,13 +192,9 @@ class _Reader(io.RawIOBase):
             self.progress.advance(count)
         return count or 0
 
-    def drain(self) -> None:
-        while self.read(CHUNK_SIZE):
-            pass
 
-
-def read_csv(path: str, progress: Progress) -> Data:
-    """The CSV at ``path`` as a DataFrame, read once for pandas and the checksum."""
+def read_csv(path: str, progress: Progress) -> tuple[pandas.DataFrame, str]:
+    """The CSV at ``path`` as a DataFrame, and its SHA-256: the file is read once for both."""
     import pandas  # type: ignore[import-untyped, unused-ignore]
 
     try:
@@ -233,8 +202,7 @@ def read_csv(path: str, progress: Progress) -> Data:
     except OSError as err:
         raise TrainingError(f"cannot read {path!r}: {err.strerror}") from err
     with file:
-        size = os.fstat(file.fileno()).st_size
-        progress.start(f"reading {path}", total=size)
+        progress.start(f"reading {path}", total=os.fstat(file.fileno()).st_size)
         reader = _Reader(file, progress)
         try:
             frame = pandas.read_csv(io.BufferedReader(reader, CHUNK_SIZE))
@@ -243,17 +211,18 @@ def read_csv(path: str, progress: Progress) -> Data:
         except (ValueError, pandas.errors.ParserError) as err:  # UnicodeDecodeError included
             problem = " ".join(str(err).split())
             raise TrainingError(f"cannot read {path!r} as CSV: {problem}") from err
-        reader.drain()
+        while reader.read(CHUNK_SIZE):  # the rest, if pandas stopped early, for the checksum
+            pass
     if frame.empty:
         raise TrainingError(f"{path!r} has no rows: expected a header line and data below it")
     progress.done(f"read {path}: {len(frame)} rows, {len(frame.columns)} columns")
-    return Data(frame, reader.sha256.hexdigest(), size)
+    return frame, reader.sha256.hexdigest()
 
 
 def call(
     function_name: str, function: Callable[..., Any], frame: pandas.DataFrame, progress: Progress
-) -> Trained:
-    """Call the training function with the frame, and check what it returns."""
+) -> tuple[Any, dict[str, Any]]:
+    """Call the training function with the frame: the estimator and metrics it returns."""
     progress.start(f"fitting {function_name}")
     started = time.perf_counter()
     try:
@@ -261,12 +230,12 @@ def call(
     except Exception as err:
         raise TrainingFunctionError(f"{function_name} raised {type(err).__name__}: {err}") from err
     seconds = time.perf_counter() - started
-    trained = checked_result(function_name, result)
-    progress.done(f"fitted {function_name}: {type(trained.estimator).__name__} in {seconds:.1f} s")
-    return trained
+    estimator, metrics = checked_result(function_name, result)
+    progress.done(f"fitted {function_name}: {type(estimator).__name__} in {seconds:.1f} s")
+    return estimator, metrics
 
 
-def checked_result(function_name: str, result: Any) -> Trained:
+def checked_result(function_name: str, result: Any) -> tuple[Any, dict[str, Any]]:
     """``result`` as estimator and metrics, if it is ``estimator`` or ``(estimator, dict)``."""
     expected = "return a fitted estimator, or (estimator, metrics) with a dict of metrics"
     estimator: Any = result
@@ -282,24 +251,21 @@ def checked_result(function_name: str, result: Any) -> Trained:
             f" methods {', '.join(METHODS)}: {expected}"
         )
     check_fitted(function_name, estimator)
-    return Trained(estimator, {str(key): plain(key, value) for key, value in metrics.items()})
+    return estimator, {str(key): plain(key, value) for key, value in metrics.items()}
 
 
 def check_fitted(function_name: str, estimator: Any) -> None:
     try:
-        from sklearn.exceptions import NotFittedError  # type: ignore[import-untyped, unused-ignore]
         from sklearn.utils.validation import check_is_fitted  # type: ignore[import-untyped, unused-ignore]
     except ImportError:  # not a scikit-learn estimator: feature_names_in_ is checked anyway
         return
     try:
         check_is_fitted(estimator)
-    except NotFittedError:
-        raise TrainingError(
-            f"{function_name} returned an unfitted {type(estimator).__name__}:"
-            " call its fit() before returning it"
-        ) from None
     except TypeError:  # no fit method: not scikit-learn's to judge
-        pass
+        return
+    except ValueError:  # NotFittedError
+        name = type(estimator).__name__
+        raise TrainingError(f"{function_name} returned an unfitted {name}: fit it first") from None
 
 
 def plain(key: Any, value: Any) -> Any:
@@ -347,21 +313,9 @@ def to_onnx(
 ) -> tuple[bytes, dict[str, float]]:
     """The ONNX copy of ``estimator``, checked on ``frame``; refused beyond ``tolerance``."""
     progress.start("converting to ONNX")
-    try:
-        from . import onnx
-    except ImportError as err:
-        raise TrainingError(
-            f"--onnx needs skl2onnx and onnxruntime ({err}): pip install 'firefly-python[onnx]'"
-        ) from err
-    try:
-        onnx_bytes = onnx.convert(estimator, frame)
-    except FireflyError:
-        raise
-    except Exception as err:
-        raise TrainingError(
-            f"cannot convert the {type(estimator).__name__} to ONNX:"
-            f" {type(err).__name__}: {err}; train without --onnx"
-        ) from err
+    from . import onnx  # its converter and runtime are imported, and their absence told, there
+
+    onnx_bytes = onnx.convert(estimator, frame)
     try:
         difference = onnx.check(estimator, onnx_bytes, frame, tolerance)
     except onnx.OnnxMismatchError as err:
@@ -380,15 +334,10 @@ def now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-#: The libraries model.yml records the versions of (those installed), by distribution name.
-LIBRARIES = ("scikit-learn", "pandas", "numpy", "joblib")
-ONNX_LIBRARIES = ("skl2onnx", "onnx", "onnxruntime")
-
-
 def library_versions(onnx: bool = False) -> dict[str, str]:
     """The versions of Python and of the libraries that trained, saved (and converted) the model."""
     versions = {"python": platform.python_version()}
-    for name in LIBRARIES + (ONNX_LIBRARIES if onnx else ()):
+    for name in LIBRARIES + (ONNX_LIBRARIES if onnx else ()):  # those installed
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -409,56 +358,26 @@ class _Dumper(yaml.SafeDumper):
     pass
 
 
-_Dumper.add_representer(
-    Flow, lambda dumper, data: dumper.represent_mapping("tag:yaml.org,2002:map", data, True)
-)
-_Dumper.add_representer(
-    FlowList, lambda dumper, data: dumper.represent_sequence("tag:yaml.org,2002:seq", data, True)
-)
+MAP, SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
 
 
-def model_yml(
-    *,
-    features: dict[str, str],
-    methods: list[str],
-    training: dict[str, Any],
-    onnx: dict[str, float] | None = None,
-) -> str:
-    """The text of model.yml: what the server needs first, then how the model was trained."""
-    training = {
-        **training,
-        "metrics": Flow(training["metrics"]),
-        "libraries": Flow(training["libraries"]),
-    }
-    description: dict[str, Any] = {}
-    if onnx is not None:
-        description["file"] = ONNX_FILE
-        training["onnx"] = Flow(onnx)
-    description.update(features=features, methods=FlowList(methods), meta=Flow(), training=training)
-    return yaml.dump(description, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000)
+_Dumper.add_representer(Flow, lambda dumper, data: dumper.represent_mapping(MAP, data, True))
+_Dumper.add_representer(FlowList, lambda dumper, data: dumper.represent_sequence(SEQ, data, True))
+
+
+def dump_yaml(document: Mapping[str, Any]) -> str:
+    """``document`` as YAML: in its order, blocks but for :class:`Flow` values."""
+    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000)
 
 
 def write_version(
     folder: Path, estimator: Any, onnx_bytes: bytes | None, model_yml_text: str
 ) -> None:
     """Write the version folder as a hidden folder beside it, then rename it into place."""
-    import joblib  # type: ignore[import-untyped, unused-ignore]
-
     temporary = folder.parent / f".{folder.name}.tmp-{secrets.token_hex(4)}"
     try:
         temporary.mkdir(parents=True)
-    except OSError as err:
-        raise TrainingError(f"cannot write {str(folder)!r}: {err}") from err
-    try:
-        try:
-            joblib.dump(estimator, temporary / MODEL_FILE)
-        except OSError:
-            raise
-        except Exception as err:
-            raise TrainingError(
-                f"cannot save the {type(estimator).__name__} with joblib:"
-                f" {type(err).__name__}: {err}"
-            ) from err
+        dump(estimator, temporary / MODEL_FILE)
         if onnx_bytes is not None:
             (temporary / ONNX_FILE).write_bytes(onnx_bytes)
         (temporary / MODEL_YML).write_text(model_yml_text, encoding="utf-8")
@@ -469,3 +388,17 @@ def write_version(
         raise TrainingError(f"cannot write {str(folder)!r}: {err}") from err
     finally:
         shutil.rmtree(temporary, ignore_errors=True)  # nothing is left there after the rename
+
+
+def dump(estimator: Any, path: Path) -> None:
+    """``joblib.dump``; an estimator that cannot be pickled is a TrainingError."""
+    import joblib  # type: ignore[import-untyped, unused-ignore]
+
+    try:
+        joblib.dump(estimator, path)
+    except OSError:
+        raise
+    except Exception as err:  # pickle raises PicklingError, TypeError, AttributeError, ...
+        name = type(estimator).__name__
+        message = f"cannot save the {name} with joblib: {type(err).__name__}: {err}"
+        raise TrainingError(message) from err
