@@ -1,6 +1,7 @@
 """Smoke tests of the benchmarks: ``run.py --quick`` loads every target, ``features.py --quick``
 times every feature, ``instructions.py --quick`` counts the instructions of all off and all on,
-``slowclients.py --quick`` runs every probe on the firefly command."""
+``slowclients.py --quick`` runs every probe on the firefly command, ``onnxspeed.py --quick``
+times every variant of predict."""
 
 from __future__ import annotations
 
@@ -19,10 +20,12 @@ RUN = BENCHMARKS / "run.py"
 FEATURES = BENCHMARKS / "features.py"
 INSTRUCTIONS = BENCHMARKS / "instructions.py"
 SLOW_CLIENTS = BENCHMARKS / "slowclients.py"
+ONNX_SPEED = BENCHMARKS / "onnxspeed.py"
 TIMEOUT = 120  # nine targets, two of them on granian
 FEATURES_TIMEOUT = 60
 INSTRUCTIONS_TIMEOUT = 240  # four Python processes under valgrind, two at a time
 SLOW_CLIENTS_TIMEOUT = 120
+ONNX_SPEED_TIMEOUT = 60
 SLOW_CLIENT_PROBES = {"slow-headers", "stalled-bodies", "both", "stalled-cut", "burst", "sigterm"}
 EXPECTED_ROWS = {
     (target, function)
@@ -138,3 +141,20 @@ def test_quick_slow_clients_run_reports_every_probe() -> None:
     assert {cells[1] for cells in rows if cells[:1] == ["firefly"]} >= SLOW_CLIENT_PROBES, out
     for probe in SLOW_CLIENT_PROBES:
         assert f"\nfirefly {probe}: " in out, out
+
+
+def test_quick_onnx_run_times_every_variant_and_batch() -> None:
+    for module in ("sklearn", "onnxruntime", "skl2onnx"):
+        pytest.importorskip(module, reason="the benchmark converts a scikit-learn pipeline")
+    out = run_quick(ONNX_SPEED, ONNX_SPEED_TIMEOUT)
+    variants = ("scikit-learn", "OnnxModel", "session.run")
+    # a table row per variant and batch: variant, rows a call, us a call, ...
+    microseconds = {
+        (cells[0], cells[1]): float(cells[2])
+        for cells in map(str.split, out.splitlines())
+        if len(cells) == 6 and cells[0] in variants
+    }
+    assert set(microseconds) == {(v, batch) for v in variants for batch in ("1", "100")}, out
+    assert all(value > 0 for value in microseconds.values()), out
+    assert "OnnxModel / scikit-learn throughput, 1 rows a call:" in out, out
+    assert "goal >= 3x" in out, out

@@ -335,3 +335,16 @@ def test_a_model_loaded_before_a_fork_runs_in_the_child(numeric):
     finally:
         child.join(timeout=30)
     assert child.exitcode == 0
+
+
+def test_a_frame_of_just_the_features_and_one_in_another_order_answer_alike(numeric):
+    """The first is converted in one piece, the second a column at a time."""
+    frame, label = numeric
+    model = OnnxModel(convert(LogisticRegression().fit(frame, label), frame))
+    reordered = frame[["count", "c", "b", "a"]]
+    np.testing.assert_array_equal(model.predict_proba(reordered), model.predict_proba(frame))
+    with_missing = frame.astype(object)
+    with_missing.loc[0, "a"] = None
+    with_missing.loc[1, "b"] = pd.NA
+    expected = model.predict_proba(with_missing[["count", "c", "b", "a"]])
+    np.testing.assert_array_equal(model.predict_proba(with_missing), expected)

@@ -280,7 +280,7 @@ class OnnxModel:
         self.feature_dtypes: dict[str, str] = {}
         for node in self.session.get_inputs():
             shape = list(node.shape)
-            if node.type not in ONNX_DTYPES or not shape or shape[1:] not in ([], [1]):
+            if node.type not in ONNX_DTYPES or len(shape) != 2 or shape[1] != 1:
                 raise ConfigError(
                     f"{what}: input {node.name!r} is a {node.type} of shape {shape}; firefly"
                     " serves ONNX models with one input per feature column, of shape"
@@ -289,6 +289,10 @@ class OnnxModel:
             self.feature_dtypes[node.name] = ONNX_DTYPES[node.type]
         self.feature_names_in_ = np.array(list(self.feature_dtypes), dtype=object)
         self.n_features_in_ = len(self.feature_dtypes)
+        self._names = list(self.feature_dtypes)
+        dtypes = set(self.feature_dtypes.values())
+        # one dtype of numbers: a frame of just the features converts in one piece
+        self._matrix_dtype = dtypes.pop() if len(dtypes) == 1 and "object" not in dtypes else None
         outputs = self.session.get_outputs()
         self.kind = self.metadata.get(KIND_KEY) or _guessed_kind(outputs)
         if self.kind not in KINDS:
@@ -371,6 +375,17 @@ class OnnxModel:
 
     def _feeds(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         """The model's inputs: each feature column as an ``[N, 1]`` array of its dtype."""
+        if self._matrix_dtype is not None and list(frame.columns) == self._names:
+            # ten times faster than a column at a time, which makes a Series of each
+            na_value = np.nan if self._matrix_dtype.startswith("float") else None
+            try:
+                matrix = frame.to_numpy(dtype=self._matrix_dtype, na_value=na_value)
+            except (TypeError, ValueError):
+                pass  # a column at a time, to name the one that cannot be converted
+            else:
+                return dict(
+                    zip(self._names, np.ascontiguousarray(matrix.T)[:, :, None], strict=True)
+                )
         missing = [name for name in self.feature_dtypes if name not in frame.columns]
         if missing:
             raise ValueError(f"missing features: {', '.join(map(repr, missing))}")
