@@ -348,3 +348,27 @@ def test_a_frame_of_just_the_features_and_one_in_another_order_answer_alike(nume
     with_missing.loc[1, "b"] = pd.NA
     expected = model.predict_proba(with_missing[["count", "c", "b", "a"]])
     np.testing.assert_array_equal(model.predict_proba(with_missing), expected)
+
+
+def test_booleans_are_numbers_and_categories_strings(rng, tmp_path):
+    frame = pd.DataFrame(
+        {
+            "member": rng.random(ROWS) < 0.5,
+            "plan": pd.Categorical(rng.choice(["basic", "pro", None], size=ROWS)),
+            "visits": rng.poisson(3, size=ROWS),
+        }
+    )
+    churned = (~frame.member & (frame.visits < 3)).to_numpy()
+    columns = ColumnTransformer(
+        [
+            ("plan", OneHotEncoder(handle_unknown="ignore"), ["plan"]),
+            ("numbers", StandardScaler(), ["member", "visits"]),
+        ]
+    )
+    estimator = make_pipeline(columns, LogisticRegression()).fit(frame, churned)
+    model = served(estimator, frame, tmp_path)
+    assert model.feature_dtypes == {"member": "float32", "plan": "object", "visits": "float32"}
+    assert model.classes_.tolist() == [False, True]
+    assert model.predict(frame).dtype == bool
+    np.testing.assert_array_equal(model.predict(frame), estimator.predict(frame))
+    assert check(estimator, model, frame) <= TOLERANCE

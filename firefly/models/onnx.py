@@ -335,6 +335,8 @@ class OnnxModel:
         :raises ValueError: a feature is missing, cannot be converted, or onnxruntime fails.
         """
         result = self._run(self._first, frame)
+        if self._classes is not None and self._classes.dtype == bool:
+            result = result.astype(bool)  # skl2onnx labels booleans 0 and 1
         if result.ndim == 2 and result.shape[1] == 1:
             return result.ravel()
         return result
