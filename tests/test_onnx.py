@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import sys
 
 import numpy as np
 import pytest
@@ -372,3 +373,12 @@ def test_booleans_are_numbers_and_categories_strings(rng, tmp_path):
     assert model.predict(frame).dtype == bool
     np.testing.assert_array_equal(model.predict(frame), estimator.predict(frame))
     assert check(estimator, model, frame) <= TOLERANCE
+
+
+def test_without_onnxruntime_serving_says_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime fails
+    with pytest.raises(ConfigError) as caught:
+        OnnxModel(tmp_path / "model.onnx")
+    assert str(caught.value) == (
+        "serving .onnx files needs onnxruntime: pip install firefly-python[onnx]"
+    )
