@@ -29,7 +29,7 @@ from .config import Config, FunctionOptions, with_settings
 from .dispatch import FunctionDispatcher, FunctionEndpoint
 from .encoding import FireflyJSONProvider
 from .errors import ConfigError, error_for_status
-from .features import Feature, Route, Service, build_invoke, public_routes
+from .features import FastRoute, Feature, Route, Service, build_invoke, public_routes
 from .logs import ensure_firefly_handler
 from .middleware.auth import TokenAuthMiddleware
 from .middleware.cors import CorsMiddleware
@@ -53,6 +53,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 def enabled_features(settings: Config) -> tuple[Feature, ...]:
     """The features ``settings`` switch on, in the order they wrap calls and observe requests."""
     features: list[Feature] = [IndexFeature(settings), HealthFeature(settings)]
+    if settings.models:
+        from .models.feature import ModelsFeature  # loads pandas: only when models are served
+
+        features.append(ModelsFeature(settings))
     if settings.docs:
         features.append(DocsFeature(settings))
     if settings.access_log:
@@ -215,6 +219,12 @@ class Firefly(flask.Flask):
         self._check_setup("add_feature", type(feature).__name__)
         routes = tuple(feature.routes())
         for route in routes:
+            taken = next((r for r in self.routes if r.rule == route.rule), None)
+            if taken is not None:
+                raise ConfigError(
+                    f"route {route.rule!r} is served twice: by {taken.endpoint!r}"
+                    f" and {route.endpoint!r}"
+                )
             for spec in self.registry:
                 if route.covers(spec.path):
                     raise ConfigError(f"route {route.rule!r} would hide function {spec.name!r}")
@@ -288,6 +298,15 @@ class Firefly(flask.Flask):
         for feature in reversed(self.features):
             feature.stop()
 
+    def reload(self) -> None:
+        """Have the features read again what they serve from files (the server got SIGHUP).
+
+        Runs where the workers are forked from; the workers started after it
+        serve what was read.
+        """
+        for feature in self.features:
+            feature.reload()
+
     def _assemble(self) -> WSGIApplication:
         settings = self.settings
         endpoints = {
@@ -300,11 +319,14 @@ class Firefly(flask.Flask):
             )
             for spec in self.registry
         }
+        fast_routes = self._fast_routes()
         service = Service(
             functions=tuple(endpoints.values()),
             routes=self.routes,
             schemas={name: s for feature in self.features for name, s in feature.schemas.items()},
             secured=bool(settings.token),
+            fast_routes=fast_routes,
+            features=self.features,
         )
         ensure_firefly_handler()
         for feature in self.features:
@@ -313,9 +335,28 @@ class Firefly(flask.Flask):
             observer for feature in self.features if (observer := feature.observer()) is not None
         ]
         self._server_errors = self._outer_middleware(server_error_response, observers)
-        self._stack = self._middleware(FunctionDispatcher(endpoints, super().wsgi_app), observers)
+        paths: dict[str, WSGIApplication] = {**endpoints}
+        paths.update((route.path, route.app) for route in fast_routes)
+        self._stack = self._middleware(FunctionDispatcher(paths, super().wsgi_app), observers)
         _shutdown_at_exit(self)
         return self._stack
+
+    def _fast_routes(self) -> tuple[FastRoute, ...]:
+        """The features' fast-path endpoints, each call pipeline built as a function's is."""
+        features = self.features
+        routes = tuple(
+            route
+            for feature in features
+            for route in feature.endpoints(lambda spec: build_invoke(spec, features))
+        )
+        paths = {spec.path: spec for spec in self.registry}
+        for route in routes:
+            if route.path in paths:
+                raise ConfigError(
+                    f"path {route.path!r} of function {paths[route.path].name!r} is also a"
+                    " model's: rename one of them"
+                )
+        return routes
 
     def server_error_app(
         self, environ: WSGIEnvironment, start_response: StartResponse

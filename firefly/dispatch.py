@@ -21,7 +21,7 @@ from .features import Invoke
 from .files import is_file
 from .protocol import EXCEPTION_KEY, FUNCTION_KEY, REQUEST_ID_KEY, ArgumentChecker, read_arguments
 from .registry import FunctionSpec
-from .responses import STATUS_LINES, error_response, file_response, json_response
+from .responses import STATUS_LINES, Headers, error_response, file_response, json_response
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -33,7 +33,38 @@ ALLOWED_METHODS = "POST, OPTIONS"
 PLAIN_RESULTS = frozenset({int, float, str, bool, list, dict, tuple, type(None)})
 
 
-class FunctionEndpoint:
+class Endpoint:
+    """What every endpoint of the fast path answers alike: other methods, and a failed call."""
+
+    #: What the endpoint calls, for messages and logs: ``function 'square'``.
+    what: str
+
+    def _answer_other_method(
+        self, environ: WSGIEnvironment, start_response: StartResponse, method: str
+    ) -> Iterable[bytes]:
+        allow = [("Allow", ALLOWED_METHODS)]
+        if method == "OPTIONS":
+            start_response(STATUS_LINES[204], allow)
+            return []
+        error = MethodNotAllowedError(f"method {method} is not allowed for {self.what}: use POST")
+        response = error_response(environ, start_response, error, allow)
+        return [] if method == "HEAD" else response  # HEAD answers carry no body
+
+    def _call_failed(
+        self,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        error: Exception,
+        prefix: str = "",
+        headers: Headers | None = None,
+    ) -> Iterable[bytes]:
+        logger.exception("%s failed (request id %s)", self.what, environ.get(REQUEST_ID_KEY))
+        remote_type = environ[EXCEPTION_KEY] = type(error).__name__
+        remote_error = RemoteError(f"{prefix}{remote_type}: {error}", type=remote_type)
+        return error_response(environ, start_response, remote_error, headers)
+
+
+class FunctionEndpoint(Endpoint):
     """Answers the requests to one function's path.
 
     With ``validate`` on, a function with type hints gets its arguments
@@ -54,6 +85,7 @@ class FunctionEndpoint:
     ):
         self.spec = spec
         self.name = spec.name
+        self.what = f"function {spec.name!r}"
         self.invoke = invoke or spec.func
         self.max_content_length = max_content_length
         self.max_form_parts = max_form_parts
@@ -79,51 +111,25 @@ class FunctionEndpoint:
             environ[EXCEPTION_KEY] = type(error).__name__
             return error_response(environ, start_response, error)
         except Exception as error:
-            return self._function_failed(environ, start_response, error)
+            return self._call_failed(environ, start_response, error)
         if type(result) not in PLAIN_RESULTS and is_file(result):
             return file_response(environ, start_response, result)
         try:
             body = dumps(result)
         except TypeError as error:
-            return self._function_failed(environ, start_response, error, "cannot encode result: ")
+            return self._call_failed(environ, start_response, error, "cannot encode result: ")
         return json_response(start_response, 200, body)
 
     def call(self, arguments: dict[str, Any]) -> Any:
         """Call the function as a request would: arguments checked, then invoked (warm-up calls)."""
         return self.invoke(**self.validate(dict(arguments)))
 
-    def _answer_other_method(
-        self, environ: WSGIEnvironment, start_response: StartResponse, method: str
-    ) -> Iterable[bytes]:
-        allow = [("Allow", ALLOWED_METHODS)]
-        if method == "OPTIONS":
-            start_response(STATUS_LINES[204], allow)
-            return []
-        error = MethodNotAllowedError(
-            f"method {method} is not allowed for function {self.spec.name!r}: use POST"
-        )
-        response = error_response(environ, start_response, error, allow)
-        return [] if method == "HEAD" else response  # HEAD answers carry no body
-
-    def _function_failed(
-        self,
-        environ: WSGIEnvironment,
-        start_response: StartResponse,
-        error: Exception,
-        prefix: str = "",
-    ) -> Iterable[bytes]:
-        logger.exception(
-            "function %r failed (request id %s)", self.spec.name, environ.get(REQUEST_ID_KEY)
-        )
-        remote_type = environ[EXCEPTION_KEY] = type(error).__name__
-        remote_error = RemoteError(f"{prefix}{remote_type}: {error}", type=remote_type)
-        return error_response(environ, start_response, remote_error)
-
 
 class FunctionDispatcher:
-    """Routes a function's path to its endpoint and every other path to ``fallback``."""
+    """Routes a function's (or model method's) path to its endpoint, every other path to
+    ``fallback``."""
 
-    def __init__(self, endpoints: dict[str, FunctionEndpoint], fallback: WSGIApplication):
+    def __init__(self, endpoints: dict[str, WSGIApplication], fallback: WSGIApplication):
         self.endpoints = endpoints
         self.fallback = fallback
 

@@ -7,11 +7,17 @@ may bring any of:
 
 - :meth:`Feature.routes`: Flask views, each with its OpenAPI operation and
   whether it is answered without the token (:class:`Route`);
-- :meth:`Feature.wrap`: a wrapper of a function's ``invoke``, chosen per
-  function when the app is assembled;
+- :meth:`Feature.endpoints`: WSGI endpoints answered on the fast path, ahead
+  of Flask, as function calls are (the model methods);
+- :meth:`Feature.wrap`: a wrapper of a function's (or model method's)
+  ``invoke``, chosen per function when the app is assembled;
 - :meth:`Feature.observer`: an observer of every finished request;
+- :meth:`Feature.index_entries` and :meth:`Feature.health_entries`: entries it adds to
+  ``GET /`` and to the health checks;
 - :meth:`Feature.start` and :meth:`Feature.stop`: hooks run in each worker
-  process, once the app is assembled (after the fork) and when it stops.
+  process, once the app is assembled (after the fork) and when it stops;
+  :meth:`Feature.reload`, run where the workers are forked from when the
+  server is asked to reload (SIGHUP).
 
 :mod:`firefly.app` picks the enabled features from the settings and
 assembles them; the reserved paths, the paths that need no token and the
@@ -25,14 +31,18 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from .registry import FunctionSpec
+from .registry import CallSpec, FunctionSpec
 
 if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+
     from .telemetry.observer import RequestObserver
 
 #: A function call without HTTP: the arguments by keyword in, the result out. The
 #: innermost invoke is the served callable itself.
 Invoke = Callable[..., Any]
+#: What a feature asks for to build the call pipeline of its own callables.
+BuildInvoke = Callable[[CallSpec], Invoke]
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,20 @@ class Route:
         return path.startswith(self.path) if self.is_prefix else path == self.rule
 
 
+@dataclass(frozen=True)
+class FastRoute:
+    """A path a feature answers on the fast path, ahead of Flask, as function calls are.
+
+    :param path: the exact path (``/churn/v2/predict``).
+    :param app: the WSGI endpoint answering it.
+    :param operation: its OpenAPI ``POST`` operation; None leaves it out of the document.
+    """
+
+    path: str
+    app: WSGIApplication
+    operation: dict[str, Any] | None = None
+
+
 class ServedFunction(Protocol):
     """A function as the assembled app serves it (a :class:`~firefly.dispatch.FunctionEndpoint`)."""
 
@@ -94,6 +118,10 @@ class Service:
     schemas: Mapping[str, Any]
     #: Whether a token is set, so that every route but the public ones needs it.
     secured: bool
+    #: The paths the features answer on the fast path (model methods).
+    fast_routes: tuple[FastRoute, ...] = ()
+    #: The features switched on, for what they add to the index and health checks.
+    features: tuple[Feature, ...] = ()
 
 
 class Feature:
@@ -111,13 +139,29 @@ class Feature:
         """The Flask views it serves; asked once, when the app is created."""
         return ()
 
-    def wrap(self, spec: FunctionSpec, invoke: Invoke) -> Invoke:
-        """The ``invoke`` of ``spec``'s function with this feature around it, or ``invoke`` itself.
+    def endpoints(self, build_invoke: BuildInvoke) -> Sequence[FastRoute]:
+        """The endpoints it answers on the fast path; asked once per worker, at assembly.
 
-        Asked once per function when the app is assembled; the first feature's
-        wrapper is the innermost.
+        :param build_invoke: gives the call pipeline of a callable it serves, so
+            that the features switched on wrap it as they wrap functions.
+        """
+        return ()
+
+    def wrap(self, spec: CallSpec, invoke: Invoke) -> Invoke:
+        """The ``invoke`` of ``spec``'s callable with this feature around it, or ``invoke`` itself.
+
+        Asked once per function (or model method) when the app is assembled;
+        the first feature's wrapper is the innermost.
         """
         return invoke
+
+    def index_entries(self) -> Mapping[str, Any]:
+        """Entries it adds to ``GET /`` (``{"models": ...}``); asked on each request."""
+        return {}
+
+    def health_entries(self) -> Mapping[str, Any]:
+        """Entries it adds to the health checks; asked on each request."""
+        return {}
 
     def observer(self) -> RequestObserver | None:
         """What it tells about every finished request; asked once, after :meth:`start`."""
@@ -129,9 +173,17 @@ class Feature:
     def stop(self) -> None:
         """The worker is stopping: finish background work and flush what it holds."""
 
+    def reload(self) -> None:
+        """The server was asked to reload: read again what it serves from files.
 
-def build_invoke(spec: FunctionSpec, features: Iterable[Feature]) -> Invoke:
-    """The call pipeline of one function: its callable, wrapped by each feature in turn."""
+        Runs in the process the workers are forked from, so that the workers
+        started after it serve what it read.
+        """
+
+
+def build_invoke(spec: CallSpec, features: Iterable[Feature]) -> Invoke:
+    """The call pipeline of one function or model method: its callable, wrapped by each
+    feature in turn."""
     invoke: Invoke = spec.func
     for feature in features:
         invoke = feature.wrap(spec, invoke)

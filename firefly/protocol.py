@@ -70,18 +70,23 @@ def decode_json_arguments(body: bytes) -> dict[str, Any]:
     """Decode a JSON object body into keyword arguments; an empty body means none."""
     if not body.strip():
         return {}
-    try:
-        arguments = loads(body)
-    except JSONDecodeError as err:
-        raise BadRequestError(f"request body is not valid JSON: {err}") from None
-    except ValueError as err:  # valid JSON, but an integer too long to convert
-        raise BadRequestError(f"request body cannot be decoded: {err}") from None
+    arguments = decode_json(body)
     if not isinstance(arguments, dict):
         raise BadRequestError(
             "request body must be a JSON object of named arguments, "
             f"got a JSON {_json_type_name(arguments)}"
         )
     return arguments
+
+
+def decode_json(body: bytes) -> Any:
+    """Decode a JSON body; malformed JSON is a 400 naming the problem."""
+    try:
+        return loads(body)
+    except JSONDecodeError as err:
+        raise BadRequestError(f"request body is not valid JSON: {err}") from None
+    except ValueError as err:  # valid JSON, but an integer too long to convert
+        raise BadRequestError(f"request body cannot be decoded: {err}") from None
 
 
 def _read_form(

@@ -1,4 +1,5 @@
-"""The functions an app serves: one :class:`FunctionSpec` each, in a :class:`Registry`."""
+"""What an app calls: one :class:`FunctionSpec` per function, in a :class:`Registry`, and one
+:class:`ModelSpec` per method of a model version it serves."""
 
 from __future__ import annotations
 
@@ -82,6 +83,30 @@ class FunctionSpec:
                 entry["default"] = _json_safe(parameter.default)
             described.append(entry)
         return described
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A method of a model version, served at ``path``: what features see of a model call.
+
+    Its ``func`` takes the DataFrame of a request's records by keyword
+    (``func(frame=...)``) and returns one plain JSON value per record.
+    """
+
+    model: str
+    version: str
+    method: str
+    path: str
+    func: Callable[..., Any]
+
+    @property
+    def name(self) -> str:
+        """``<model>/<version>/<method>``: how logs and metrics name its calls."""
+        return f"{self.model}/{self.version}/{self.method}"
+
+
+#: What a call pipeline is built for: a function, or a model method.
+CallSpec = FunctionSpec | ModelSpec
 
 
 def _check_callable_by_name(name: str, signature: inspect.Signature) -> None:

@@ -94,6 +94,12 @@ HAND_WRITTEN_OPTIONS = [
             " config file, which keep it out of the process list.",
         ),
     ),
+    click.Option(
+        ["--model"],
+        multiple=True,
+        metavar="NAME=FILE",
+        help="Serve one model file as version 1 of model NAME; repeatable. See also --models.",
+    ),
     click.Option(["-b", "--bind"], type=BindType(), help=setting_help("bind")),
     click.Option(["-w", "--workers"], type=click.IntRange(min=1), help=setting_help("workers")),
     click.Option(["--threads"], type=click.IntRange(min=1), help=setting_help("threads")),
@@ -128,7 +134,7 @@ def serve_options() -> list[click.Parameter]:
     epilog="Example: firefly funcs.square  (then: curl -d '{\"n\": 4}' http://127.0.0.1:8000/square)",
 )
 def serve_command(**flags: Any) -> None:
-    """Serve Python functions as a web API: each MODULE.FUNCTION at POST /FUNCTION.
+    """Serve Python functions and models as a web API: each MODULE.FUNCTION at POST /FUNCTION.
 
     This is the default command: ``firefly funcs.square`` is ``firefly serve funcs.square``.
     """

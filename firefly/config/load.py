@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import ConfigError, LoadError
 from ..loader import split_function_name
 from .file import read_config_file
-from .settings import Config, FunctionConfig, parse_setting, settings
+from .settings import Config, FunctionConfig, ModelConfig, parse_setting, settings
 
 CONFIG_ENV = "FIREFLY_CONFIG"
 FUNCTIONS_ENV = "FIREFLY_FUNCTIONS"
@@ -26,8 +26,9 @@ def load_config(
     """Merge flags, environment and config file into a validated Config.
 
     ``flags`` holds only what was given on the command line (``functions``:
-    a list of MODULE.FUNCTION, ``config``: a file path, and any setting by
-    name). ``path`` is the config file when neither flag nor environment names one.
+    a list of MODULE.FUNCTION, ``model``: a list of NAME=FILE, ``config``: a
+    file path, and any setting by name). ``path`` is the config file when
+    neither flag nor environment names one.
     """
     flags = {key: value for key, value in (flags or {}).items() if value is not None}
     environ = os.environ if environ is None else environ
@@ -46,8 +47,23 @@ def load_config(
         else:
             continue
         values[name] = parse_setting(setting_field, raw, source)
-    values["functions"] = _functions(flags, environ, file_values, config_path)
+    values["models"] = values.get("models", ()) + tuple(
+        _model_from_flag(flag) for flag in flags.get("model") or ()
+    )
+    values["functions"] = _functions(
+        flags, environ, file_values, config_path, required=not values["models"]
+    )
     return Config(**values)
+
+
+def _model_from_flag(flag: str) -> ModelConfig:
+    """``NAME=FILE``: one model file served as version 1 of model NAME."""
+    name, sep, path = flag.partition("=")
+    if not sep or not name.strip() or not path.strip():
+        raise ConfigError(
+            f"option --model: expected NAME=FILE such as churn=churn.joblib, got {flag!r}"
+        )
+    return ModelConfig(path=path.strip(), name=name.strip())
 
 
 def _functions(
@@ -55,6 +71,7 @@ def _functions(
     environ: Mapping[str, str],
     file_values: Mapping[str, Any],
     config_path: str | None,
+    required: bool,
 ) -> tuple[FunctionConfig, ...]:
     named = list(flags.get("functions") or [])
     if not named and environ.get(FUNCTIONS_ENV):
@@ -67,11 +84,12 @@ def _functions(
         )
     if named:
         return tuple(_function_from_name(name) for name in named)
-    if in_file:
-        return in_file
+    if in_file or not required:
+        return in_file or ()
     raise ConfigError(
         "no functions to serve: name them as MODULE.FUNCTION (e.g. 'firefly funcs.square'),"
-        f" in {FUNCTIONS_ENV}, or in a config file (-c config.yml)"
+        f" in {FUNCTIONS_ENV}, or in a config file (-c config.yml), or serve models with"
+        " --models DIR or --model NAME=FILE"
     )
 
 

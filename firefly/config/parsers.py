@@ -126,6 +126,48 @@ def parse_arguments(value: Any) -> dict[str, Any]:
     return dict(value)
 
 
+def parse_dotted_name(value: Any) -> str:
+    """``MODULE.NAME`` (a function to import)."""
+    text = parse_text(value)
+    module, _, name = text.rpartition(".")
+    if not module or not name:
+        raise ValueError(f"expected MODULE.FUNCTION such as 'features.prepare', got {value!r}")
+    return text
+
+
+def parse_names(value: Any) -> tuple[str, ...]:
+    """A list of non-empty strings (also one comma-separated string)."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(
+        isinstance(item, str) and item.strip() for item in items
+    ):
+        raise ValueError(f"expected a list of names, got {describe(value)}")
+    return tuple(item.strip() for item in items)
+
+
+def parse_features(value: Any) -> dict[str, str | None]:
+    """Features in order: a mapping of name to dtype (``float64``), or a list of names."""
+    if isinstance(value, (list, tuple)):
+        return dict.fromkeys(parse_names(value))
+    if not isinstance(value, dict) or not value:
+        raise ValueError(f"expected a mapping of feature names to dtypes, got {describe(value)}")
+    features: dict[str, str | None] = {}
+    for name, dtype in value.items():
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"expected feature names as strings, got {name!r}")
+        if dtype is not None and (not isinstance(dtype, str) or not dtype.strip()):
+            raise ValueError(f"feature {name!r}: expected a dtype such as 'float64', got {dtype!r}")
+        features[name] = dtype.strip() if dtype is not None else None
+    return features
+
+
+def parse_mapping(value: Any) -> dict[str, Any]:
+    """A mapping with string keys."""
+    if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
+        raise ValueError(f"expected a mapping, got {describe(value)}")
+    return dict(value)
+
+
 def parse_from(parse: Callable[[Any], Any], raw: Any, source: str) -> Any:
     """``parse(raw)``; a refused value raises ConfigError naming ``source`` (a key path, a flag)."""
     try:

@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .options import FunctionOptions
+from ..errors import ConfigError
+from .options import FunctionOptions, ModelOptions
 from .parsers import (
     DEFAULT_BIND,
     choice,
@@ -22,6 +23,7 @@ from .parsers import (
     parse_destination,
     parse_from,
     parse_label,
+    parse_mapping,
     parse_non_negative_int,
     parse_origins,
     parse_positive_int,
@@ -50,10 +52,78 @@ class FunctionConfig:
 
 
 @dataclass(frozen=True)
+class ModelConfig:
+    """Models to serve from files.
+
+    With no ``name``, ``path`` is a model repository: every ``<name>/<version>/``
+    folder in it is served. With a ``name``, ``path`` is that model's folder of
+    versions, or one model file served as ``version``.
+    """
+
+    path: str
+    name: str | None = None
+    #: The version one model file is served as.
+    version: str = "1"
+    #: The version ``POST /<name>/<method>`` uses; unset: the highest.
+    default_version: str | None = None
+    #: Options over those of each version's ``model.yml``.
+    options: ModelOptions = field(default_factory=ModelOptions)
+
+
+#: The keys of a model's entry in the config file, besides its options.
+MODEL_KEYS = ("path", "version", "default_version")
+
+
+def parse_models(value: Any) -> tuple[ModelConfig, ...]:
+    """A model repository folder, or a mapping of model names to a path or to their settings."""
+    if isinstance(value, str):
+        return (ModelConfig(path=parse_text(value)),)
+    if isinstance(value, (list, tuple)):
+        return tuple(ModelConfig(path=parse_text(item)) for item in value)
+    entries = parse_mapping(value)
+    models = []
+    for name, entry in entries.items():
+        if isinstance(entry, str):
+            entry = {"path": entry}
+        if not isinstance(entry, dict) or "path" not in entry:
+            raise ValueError(
+                f"{name}: expected a path, or a mapping with 'path' (a model file or a folder"
+                f" of versions), got {entry!r}"
+            )
+        keys = {key: entry[key] for key in MODEL_KEYS if key in entry}
+        try:
+            options = ModelOptions.parse(
+                {key: item for key, item in entry.items() if key not in MODEL_KEYS}, name
+            )
+        except ConfigError as err:
+            raise ValueError(str(err)) from None
+        models.append(
+            ModelConfig(
+                path=parse_text(keys["path"]),
+                name=name,
+                version=parse_label(keys.get("version", "1")) or "1",
+                default_version=parse_label(keys["default_version"])
+                if "default_version" in keys
+                else None,
+                options=options,
+            )
+        )
+    return tuple(models)
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything firefly needs to build and serve an app."""
 
     functions: tuple[FunctionConfig, ...] = ()
+    models: tuple[ModelConfig, ...] = setting(
+        (),
+        parse_models,
+        "FIREFLY_MODELS",
+        "Folder of models to serve: a ``<name>/<version>/`` folder for each version, holding"
+        " its model file (see docs/models.rst).",
+        metavar="DIR",
+    )
     token: str | None = setting(
         None, parse_text, "FIREFLY_TOKEN", "Token every request must carry; none when unset."
     )

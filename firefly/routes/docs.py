@@ -102,6 +102,7 @@ class DocsFeature(Feature):
                 service.schemas,
                 info,
                 service.secured,
+                service.fast_routes,
             )
         return self._document
 

@@ -41,6 +41,16 @@ HEALTH_SCHEMA: dict[str, Any] = {
         "api_version": {"type": "string", "description": "The API version."},
         "functions": {"type": "array", "items": {"type": "string"}},
         "warmup_error": {"type": "string", "description": "Why the warm-up failed, if it did."},
+        "models": {
+            "type": "object",
+            "description": "Each model served, with the state of each of its versions.",
+            "additionalProperties": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+        "model_errors": {
+            "type": "object",
+            "description": "Why a model version could not be reloaded (the loaded one serves on).",
+            "additionalProperties": {"type": "string"},
+        },
     },
     "required": ["status", "app", "version", "title", "api_version", "functions"],
 }
@@ -120,6 +130,7 @@ class HealthFeature(Feature):
         self.settings = settings
         self.health = health or Health()
         self._function_names: list[str] = []
+        self._features: tuple[Feature, ...] = ()
 
     def routes(self) -> Sequence[Route]:
         """``GET /-/alive`` and ``GET /-/ready``; public unless ``token_for_health``."""
@@ -137,6 +148,7 @@ class HealthFeature(Feature):
     def start(self, service: Service) -> None:
         """Start the warm-up: a call per function with ``warmup`` arguments, checked as requests."""
         self._function_names = [function.spec.name for function in service.functions]
+        self._features = service.features
         warmups = []
         for function in service.functions:
             arguments = function.spec.options.warmup
@@ -165,10 +177,13 @@ class HealthFeature(Feature):
 
     def details(self) -> dict[str, Any]:
         """What both checks tell besides the status (``app`` and ``version`` as in ``GET /``)."""
-        return {
+        details = {
             "app": "firefly",
             "version": __version__,
             "title": self.settings.title,
             "api_version": self.settings.api_version,
             "functions": self._function_names,
         }
+        for feature in self._features:
+            details.update(feature.health_entries())
+        return details

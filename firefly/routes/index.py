@@ -68,6 +68,7 @@ class IndexFeature(Feature):
     def __init__(self, settings: Config):
         self.settings = settings
         self._functions: tuple[FunctionSpec, ...] = ()
+        self._features: tuple[Feature, ...] = ()
 
     def routes(self) -> Sequence[Route]:
         """``GET /``: it needs the token when one is set, as the original firefly's did."""
@@ -75,8 +76,9 @@ class IndexFeature(Feature):
         return (Route(INDEX_PATH, "index", self.index, operation=operation),)
 
     def start(self, service: Service) -> None:
-        """Note the functions served."""
+        """Note the functions served, and the features that add to the index."""
         self._functions = tuple(function.spec for function in service.functions)
+        self._features = service.features
 
     def index(self) -> flask.Response:
         """``GET /``: the app, its version and its functions; a browser goes to the docs page."""
@@ -90,6 +92,8 @@ class IndexFeature(Feature):
             "api_version": self.settings.api_version,
             "functions": {spec.name: spec.describe() for spec in self._functions},
         }
+        for feature in self._features:
+            body.update(feature.index_entries())
         return flask.jsonify(body)
 
 

@@ -19,7 +19,7 @@ import typing
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..features import Route
+from ..features import FastRoute, Route
 from ..middleware.requestid import HEADER as REQUEST_ID_HEADER
 from ..registry import FunctionSpec
 from ..responses import FILE_CONTENT_TYPE, JSON_CONTENT_TYPE
@@ -120,6 +120,7 @@ def openapi_document(
     schemas: Mapping[str, Schema],
     info: dict[str, str],
     secured: bool,
+    fast_routes: Iterable[FastRoute] = (),
 ) -> dict[str, Any]:
     """The OpenAPI 3.1 document of an app: build it once, after every function is added.
 
@@ -128,11 +129,15 @@ def openapi_document(
     :param schemas: the component schemas the routes' operations refer to.
     :param info: ``title``, ``version`` and (if any) ``description``.
     :param secured: whether a token is set; the public routes are marked as needing none.
+    :param fast_routes: the features' fast-path endpoints (model methods), each a ``POST``.
     """
     components = Components(schemas)
     paths: dict[str, Any] = {}
     for spec in functions:
         paths[spec.path] = {"post": function_operation(spec, components)}
+    for fast_route in fast_routes:
+        if fast_route.operation is not None:
+            paths[fast_route.path] = {"post": copy.deepcopy(fast_route.operation)}
     public = set()
     for route in routes:
         if route.operation is not None:

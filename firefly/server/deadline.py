@@ -28,7 +28,7 @@ from typing import Any
 
 from ..errors import CallTimeoutError
 from ..features import Feature, Invoke, Service
-from ..registry import FunctionSpec
+from ..registry import CallSpec
 
 #: The longest the watchdog sleeps between two looks at the calls, in seconds.
 LONGEST_TICK = 0.5
@@ -115,7 +115,7 @@ class DeadlineFeature(Feature):
         self.seconds = seconds
         self.watchdog = Watchdog(min(seconds / 20, LONGEST_TICK))
 
-    def wrap(self, spec: FunctionSpec, invoke: Invoke) -> Invoke:
+    def wrap(self, spec: CallSpec, invoke: Invoke) -> Invoke:
         """``invoke``, interrupted at its deadline and answered 504."""
         seconds, name, watchdog = self.seconds, spec.name, self.watchdog
 
