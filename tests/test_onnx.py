@@ -310,12 +310,20 @@ def test_a_model_without_firefly_metadata_is_served(numeric):
     estimator = make_pipeline(StandardScaler(), LogisticRegression())
     estimator.fit(frame[["a", "b"]], np.where(label, "yes", "no"))
     initial_types = [(name, FloatTensorType([None, 1])) for name in ("a", "b")]
-    plain = convert_sklearn(estimator, initial_types=initial_types)  # with its ZipMap
+    options = {id(estimator): {"zipmap": False}}
+    plain = convert_sklearn(estimator, initial_types=initial_types, options=options)
     model = OnnxModel(plain.SerializeToString())
+    assert model.metadata == {}
     assert model.classes_.tolist() == ["no", "yes"]
+    np.testing.assert_array_equal(model.predict(frame), estimator.predict(frame[["a", "b"]]))
     np.testing.assert_allclose(
         model.predict_proba(frame), estimator.predict_proba(frame[["a", "b"]]), atol=TOLERANCE
     )
+    # with skl2onnx's default ZipMap, the probabilities are dictionaries: not served
+    with_zipmap = OnnxModel(
+        convert_sklearn(estimator, initial_types=initial_types).SerializeToString()
+    )
+    assert not hasattr(with_zipmap, "predict_proba")
 
 
 def _predict_in_child(model: OnnxModel, frame: pd.DataFrame, queue: multiprocessing.Queue) -> None:
