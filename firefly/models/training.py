@@ -139,10 +139,10 @@ def train(
     dtypes = {name: str(dtype) for name, dtype in frame.dtypes.items()}
     estimator, metrics = call(function_name, function, frame, progress)
     features = features_of(estimator, dtypes, data_path)
-    onnx_bytes, onnx_check = None, None
-    if onnx:
+    onnx_bytes, onnx_check, methods = None, None, methods_of(estimator)
+    if onnx:  # the copy is the file served: its methods, which may be fewer, are the model's
         inputs = frame[list(features)]
-        onnx_bytes, onnx_check = to_onnx(estimator, inputs, onnx_tolerance, progress)
+        onnx_bytes, onnx_check, methods = to_onnx(estimator, inputs, onnx_tolerance, progress)
     training = {
         "function": function_name,
         "data": data_path,
@@ -156,7 +156,7 @@ def train(
     description = {
         **({"file": ONNX_FILE} if onnx_bytes else {}),  # of the two files, the one to serve
         "features": features,
-        "methods": FlowList(methods_of(estimator)),
+        "methods": FlowList(methods),
         "meta": Flow(),
         "training": training,
     }
@@ -310,14 +310,15 @@ def features_of(estimator: Any, dtypes: Mapping[str, str], data_path: str) -> di
 
 def to_onnx(
     estimator: Any, frame: pandas.DataFrame, tolerance: float, progress: Progress
-) -> tuple[bytes, dict[str, float]]:
-    """The ONNX copy of ``estimator``, checked on ``frame``; refused beyond ``tolerance``."""
+) -> tuple[bytes, dict[str, float], list[str]]:
+    """The ONNX copy of ``estimator`` checked on ``frame``, the check, and the copy's methods."""
     progress.start("converting to ONNX")
     from . import onnx  # its converter and runtime are imported, and their absence told, there
 
     onnx_bytes = onnx.convert(estimator, frame)
+    copy = onnx.OnnxModel(onnx_bytes)
     try:
-        difference = onnx.check(estimator, onnx_bytes, frame, tolerance)
+        difference = onnx.check(estimator, copy, frame, tolerance)
     except onnx.OnnxMismatchError as err:
         raise onnx.OnnxMismatchError(
             f"{err}; nothing was written (allow more with --onnx-tolerance, or leave out --onnx)"
@@ -326,7 +327,8 @@ def to_onnx(
         f"converted to ONNX: outputs within {difference:.3g} of the model's"
         f" on {len(frame)} rows (tolerance {tolerance:g})"
     )
-    return onnx_bytes, {"max_difference": float(difference), "tolerance": float(tolerance)}
+    check = {"max_difference": float(difference), "tolerance": float(tolerance)}
+    return onnx_bytes, check, methods_of(copy)
 
 
 def now() -> str:

@@ -184,6 +184,20 @@ def test_onnx_writes_a_checked_copy_that_model_yml_names(tmp_path, project, onnx
     assert described["training"]["onnx"]["tolerance"] == 1e-4
 
 
+def test_the_onnx_copy_is_served(tmp_path, project, onnx_available, firefly_server):
+    pytest.importorskip("firefly.models.feature", reason="firefly --models is not there yet")
+    result = train(tmp_path, f"{project}.fit", "data.csv", "--model", "titanic", "--onnx")
+    assert result.returncode == 0, result.stderr
+    frame = pd.read_csv(tmp_path / "data.csv")
+    expected = joblib.load(tmp_path / "models/titanic/v1/model.joblib").predict_proba(frame[:3])
+    with firefly_server("--models", "models", cwd=tmp_path) as server:
+        records = frame[["age", "sex", "fare"]][:3].to_dict("records")
+        response = requests.post(server.url + "titanic/predict_proba", json=records, timeout=10)
+        assert response.status_code == 200, response.text
+        answers = [[row[label] for label in sorted(row)] for row in response.json()]
+        assert abs(answers - expected).max() < 1e-4
+
+
 def test_onnx_beyond_the_tolerance_writes_nothing(tmp_path, project, onnx_available):
     args = [f"{project}.fit", "data.csv", "--model", "titanic", "--onnx", "--onnx-tolerance", "0"]
     result = train(tmp_path, *args)
