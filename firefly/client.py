@@ -1,10 +1,12 @@
-"""The Python client: call a firefly server's functions as methods.
+"""The Python client: call a firefly server's functions and models as methods.
 
 ::
 
     >>> client = Client("http://127.0.0.1:8000/")
     >>> client.square(n=4)
     16
+    >>> client.churn.predict({"score_1": 0.5, "score_2": 1.2})
+    1
 
 It shares no code with the server but :mod:`firefly.errors`: an error
 response raises the exception class of its status code.
@@ -24,6 +26,8 @@ from .files import is_file
 DEFAULT_TIMEOUT = 60.0
 FILE_CONTENT_TYPE = "application/octet-stream"
 JSON_HEADERS = {"Content-Type": "application/json"}
+#: The methods a served model may have: ``client.<model>.<method>(records)`` calls them.
+MODEL_METHODS = ("predict", "predict_proba", "decision_function", "transform")
 
 
 class Client:
@@ -82,6 +86,10 @@ class Client:
         """The functions the server lists, by name: ``{"path", "doc", "parameters"}``."""
         return dict(self.metadata().get("functions", {}))
 
+    def model(self, name: str, version: str | None = None) -> RemoteModel:
+        """The served model ``name``, at ``version`` (the server's default version if None)."""
+        return RemoteModel(self, name, version)
+
     def call(self, name: str, /, **arguments: Any) -> Any:
         """Call the remote function ``name`` with named ``arguments``; return its result.
 
@@ -99,6 +107,11 @@ class Client:
             body = json.dumps(arguments, default=_plain)
             response = self._send("POST", path, data=body, headers=JSON_HEADERS)
         return self._handle(response)
+
+    def post_json(self, path: str, body: Any) -> Any:
+        """POST ``body`` as JSON to ``path``; return the decoded answer (errors raise)."""
+        data = json.dumps(body, default=_plain)
+        return self._handle(self._send("POST", path, data=data, headers=JSON_HEADERS))
 
     def _send(
         self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any
@@ -144,6 +157,12 @@ class RemoteFunction:
     def __repr__(self) -> str:
         return f"<RemoteFunction {self.__name__!r} of {self.client!r}>"
 
+    def __getattr__(self, name: str) -> RemoteMethod:
+        """``client.churn.predict``: a model's method (see :class:`RemoteModel`)."""
+        if name not in MODEL_METHODS:
+            raise AttributeError(name)
+        return RemoteMethod(self.client.model(self.__name__), name)
+
     def _example(self, args: tuple[Any, ...]) -> str:
         """The call with ``args`` given by name, from the parameters the server lists (cached)."""
         try:
@@ -159,6 +178,50 @@ class RemoteFunction:
     @property
     def __doc__(self) -> str:  # type: ignore[override]
         return str(self.client.functions().get(self.__name__, {}).get("doc") or "")
+
+
+class RemoteModel:
+    """A model the server serves: its methods take records and return their results.
+
+    ``model.predict(record)`` (a dict) returns one result; a list of records, or
+    a pandas DataFrame, returns a list of results.
+    """
+
+    def __init__(self, client: Client, name: str, version: str | None = None):
+        self.client = client
+        self.name = name
+        self.version = version
+        self.path = f"/{name}" if version is None else f"/{name}/{version}"
+
+    def __getattr__(self, name: str) -> RemoteMethod:
+        if name not in MODEL_METHODS:
+            raise AttributeError(name)
+        return RemoteMethod(self, name)
+
+    def __repr__(self) -> str:
+        version = f" version {self.version!r}" if self.version else ""
+        return f"<RemoteModel {self.name!r}{version} of {self.client!r}>"
+
+    def describe(self) -> dict[str, Any]:
+        """The server's description of the model (``GET /<name>[/<version>]``)."""
+        return self.client._handle(self.client._send("GET", self.path))
+
+
+class RemoteMethod:
+    """One method of a :class:`RemoteModel`, e.g. ``predict_proba``."""
+
+    def __init__(self, model: RemoteModel, method: str):
+        self.model = model
+        self.__name__ = self.__qualname__ = method
+
+    def __call__(self, records: Any) -> Any:
+        if hasattr(records, "to_dict") and hasattr(records, "columns"):  # a pandas DataFrame
+            # missing values (NaN, NaT) become null: JSON has no NaN
+            records = records.astype(object).where(records.notna(), None).to_dict("records")
+        return self.model.client.post_json(f"{self.model.path}/{self.__name__}", records)
+
+    def __repr__(self) -> str:
+        return f"<RemoteMethod {self.__name__!r} of {self.model!r}>"
 
 
 def _form_value(value: Any) -> str:

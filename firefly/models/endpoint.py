@@ -52,7 +52,7 @@ class ModelEndpoint(Endpoint):
         except HTTPError as error:
             return error_response(environ, start_response, error, self.headers)
         try:
-            answer = self.invoke(frame) if len(frame) else []
+            answer = self.invoke(frame=frame) if len(frame) else []
             if single:
                 answer = answer[0]
         except HTTPError as error:  # raised on purpose (by a processor): its status is the answer

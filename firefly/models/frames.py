@@ -174,8 +174,9 @@ class FrameSchema:
             except (ValueError, TypeError):
                 _note_bad_dates(self.pandas, name, values, errors)
                 return None
-        if kind == "any":
-            return self.pandas.Series(values).to_numpy()  # pandas infers, as from a CSV
+        if kind == "any":  # pandas infers the dtype, as from a CSV; null is NaN, as there
+            series = self.pandas.Series(values)
+            return series.to_numpy() if NONE not in types else series.fillna(np.nan).to_numpy()
         array = np.array([math.nan if v is None else v for v in values], dtype=object)
         return array if kind != "category" else self.pandas.Categorical(array)
 

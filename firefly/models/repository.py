@@ -10,6 +10,8 @@ and optionally ``model.yml``::
         v2/model.joblib
         v2/model.yml
 
+Hidden folders (a name starting with ``.``) are left out, so that a version
+can be written in one beside its place and renamed into it when complete.
 Versions are ordered naturally (``v10`` after ``v9``); the default version is
 the highest, unless the config names one.
 """
@@ -91,7 +93,7 @@ def _models_of(config: ModelConfig) -> list[ModelSource]:
     if config.name is None:
         if not path.is_dir():
             raise ConfigError(f"model repository {config.path!r} is not a folder")
-        folders = sorted(child for child in path.iterdir() if child.is_dir())
+        folders = sorted(child for child in path.iterdir() if _is_folder(child))
         if not folders:
             raise ConfigError(
                 f"model repository {config.path!r} holds no model: expected"
@@ -111,7 +113,7 @@ def _models_of(config: ModelConfig) -> list[ModelSource]:
 
 def _model_folder(name: str, folder: Path, config: ModelConfig) -> ModelSource:
     _check_segment("model", name)
-    version_folders = [child for child in folder.iterdir() if child.is_dir()]
+    version_folders = [child for child in folder.iterdir() if _is_folder(child)]
     if not version_folders:
         raise ConfigError(
             f"model {name!r}: {str(folder)!r} holds no version folder: expected"
@@ -184,6 +186,11 @@ def _model_file(name: str, folder: Path, chosen: str | None) -> Path:
             f" in {MANIFEST_NAME}"
         )
     return files[0]
+
+
+def _is_folder(path: Path) -> bool:
+    """A folder to look into: hidden ones (``.staging-...`` of a version being written) are not."""
+    return path.is_dir() and not path.name.startswith(".")
 
 
 def _check_suffix(path: Path) -> None:

@@ -78,7 +78,7 @@ class LoadedVersion:
         call = getattr(self.model, method)
         preprocess, postprocess, classes = self.preprocess, self.postprocess, self.classes
 
-        def predict(frame: Any) -> list[Any]:
+        def predict(*, frame: Any) -> list[Any]:
             if preprocess is not None:
                 frame = preprocess(frame)
             answer = results(call(frame), method, classes)
@@ -221,7 +221,7 @@ def load_version(source: VersionSource) -> LoadedVersion:
     except OSError as err:
         raise ConfigError(f"{what}: cannot read {str(source.file)!r}: {err.strerror}") from None
     model = load_model(source.file, options.trusted or (), what)
-    features = _features(model, options.features, what)
+    features = _features(model, options.features, options.preprocess is not None, what)
     return LoadedVersion(
         source=source,
         model=model,
@@ -255,12 +255,27 @@ def _methods(model: Any, configured: Sequence[str] | None, what: str) -> tuple[s
 
 
 def _features(
-    model: Any, configured: Mapping[str, str | None] | None, what: str
+    model: Any, configured: Mapping[str, str | None] | None, preprocessed: bool, what: str
 ) -> dict[str, str | None]:
+    """The features records must have, in the model's order, with their dtypes if known.
+
+    Configured features (``model.yml``) give the dtypes; without a preprocessor
+    they must be the model's own ``feature_names_in_``, which give the order.
+    """
     dtypes: Mapping[str, str] = getattr(model, "feature_dtypes", {})  # ONNX models know theirs
-    if configured is not None:
-        return {name: dtype or dtypes.get(name) for name, dtype in configured.items()}
     names = getattr(model, "feature_names_in_", None)
+    if configured is not None:
+        if names is not None and not preprocessed:
+            own = [str(name) for name in names]
+            if set(own) != set(configured):
+                missing = [name for name in own if name not in configured]
+                extra = [name for name in configured if name not in own]
+                raise ConfigError(
+                    f"{what}: the features listed in model.yml are not the model's"
+                    f" (feature_names_in_): missing {missing}, not the model's {extra}"
+                )
+            configured = {name: configured[name] for name in own}
+        return {name: dtype or dtypes.get(name) for name, dtype in configured.items()}
     if names is None:
         raise ConfigError(
             f"{what}: {type(model).__name__} has no feature names: fit it on a pandas DataFrame"
