@@ -215,7 +215,8 @@ def read_csv(path: str, progress: Progress) -> tuple[pandas.DataFrame, str]:
             pass
     if frame.empty:
         raise TrainingError(f"{path!r} has no rows: expected a header line and data below it")
-    progress.done(f"read {path}: {len(frame)} rows, {len(frame.columns)} columns")
+    rows = f"{len(frame)} row{'s' if len(frame) > 1 else ''}"
+    progress.done(f"read {path}: {rows}, {len(frame.columns)} columns")
     return frame, reader.sha256.hexdigest()
 
 
