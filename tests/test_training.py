@@ -263,6 +263,12 @@ def test_a_name_that_is_not_one_folder_is_refused(name):
         training.check_name("model", name)
 
 
+@pytest.mark.parametrize("name", ["v2", "docs", "openapi.json", "static"])
+def test_a_model_named_like_a_path_of_firefly_is_refused(name):
+    with pytest.raises(ConfigError, match=f"invalid model {name!r}: it is reserved"):
+        training.check_name("model", name)
+
+
 def test_an_existing_version_is_refused_and_left_as_it_was(project):
     folder = training.train(f"{project}.plain", "data.csv", "churn")
     before = {p.name: p.read_bytes() for p in folder.iterdir()}

@@ -28,15 +28,17 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from ..config.options import MODEL_METHODS
 from ..errors import ConfigError, FireflyError
 from ..loader import load_function
 from ..version import __version__
+from .repository import RESERVED_NAMES, natural_key
 
 if TYPE_CHECKING:
     import pandas  # type: ignore[import-untyped, unused-ignore]
 
 #: The methods a model server serves, in this order, where the estimator has them.
-METHODS = ("predict", "predict_proba", "decision_function", "transform")
+METHODS = MODEL_METHODS
 #: The file names written in a version folder.
 MODEL_FILE, ONNX_FILE, MODEL_YML = "model.joblib", "model.onnx", "model.yml"
 DEFAULT_ONNX_TOLERANCE = 1e-4
@@ -82,16 +84,9 @@ def check_name(kind: str, value: str) -> str:
             f"invalid version {value!r}: it is the name of a method, so"
             f" /<model>/{value} would be ambiguous; name it e.g. 'v3'"
         )
+    if kind == "model" and value in RESERVED_NAMES:
+        raise ConfigError(f"invalid model {value!r}: it is reserved for firefly's own paths")
     return value
-
-
-def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
-    """Sort key of natural order: ``v9 < v10``, ``1 < 2 < 10``."""
-    return tuple(
-        (0, int(part)) if part.isdigit() else (1, part)
-        for part in re.split(r"([0-9]+)", name)
-        if part
-    )
 
 
 def next_version(model_folder: Path) -> str:
