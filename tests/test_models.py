@@ -374,7 +374,7 @@ def test_problems_are_one_line_at_start_up(
 def test_a_model_file_of_an_unknown_kind_is_refused(tmp_path: Path) -> None:
     (tmp_path / "churn.h5").write_bytes(b"x")
     with pytest.raises(
-        ConfigError, match="unknown kind '.h5'; expected one of .joblib, .pkl, .skops, .onnx"
+        ConfigError, match=r"unknown kind '\.h5'; expected one of \.joblib, \.pkl, \.skops, \.onnx"
     ):
         Firefly(settings=load_config({"model": [f"churn={tmp_path / 'churn.h5'}"]}, {}))
 
@@ -391,7 +391,7 @@ def test_model_flag_and_settings_are_validated() -> None:
         load_config({"model": ["churn.joblib"]}, {})
     with pytest.raises(ConfigError, match="models: churn: expected a path"):
         Firefly(models={"churn": {"version": 1}})
-    with pytest.raises(ConfigError, match="churn.methods: unknown method 'fit'"):
+    with pytest.raises(ConfigError, match=r"churn\.methods: unknown method 'fit'"):
         Firefly(models={"churn": {"path": "x", "methods": ["fit"]}})
 
 

@@ -105,7 +105,7 @@ def _models_of(config: ModelConfig) -> list[ModelSource]:
         return [_model_folder(config.name, path, config)]
     if not path.exists():
         raise ConfigError(f"model {config.name!r}: {config.path!r} does not exist")
-    _check_suffix(path)
+    _check_suffix(path, config.name)
     _check_segment("version", config.version, config.name)
     source = VersionSource(config.name, config.version, path, config.options)
     return [ModelSource(config.name, (source,), config.version)]
@@ -169,7 +169,7 @@ def _model_file(name: str, folder: Path, chosen: str | None) -> Path:
             raise ConfigError(
                 f"model {name!r}: file {str(path)!r} (named by 'file') does not exist"
             )
-        _check_suffix(path)
+        _check_suffix(path, name)
         return path
     files = sorted(child for child in folder.iterdir() if child.suffix in MODEL_SUFFIXES)
     if not files:
@@ -193,10 +193,10 @@ def _is_folder(path: Path) -> bool:
     return path.is_dir() and not path.name.startswith(".")
 
 
-def _check_suffix(path: Path) -> None:
+def _check_suffix(path: Path, model: str) -> None:
     if path.suffix not in MODEL_SUFFIXES:
         raise ConfigError(
-            f"model file {str(path)!r}: unknown kind {path.suffix or '(no suffix)'!r};"
+            f"model {model!r}: file {str(path)!r}: unknown kind {path.suffix or '(no suffix)'!r};"
             f" expected one of {', '.join(MODEL_SUFFIXES)}"
         )
 
