@@ -55,8 +55,10 @@ def enabled_features(settings: Config) -> tuple[Feature, ...]:
     features: list[Feature] = [IndexFeature(settings), HealthFeature(settings)]
     if settings.models:
         from .models.feature import ModelsFeature  # loads pandas: only when models are served
+        from .models.v2 import V2Feature
 
-        features.append(ModelsFeature(settings))
+        served = ModelsFeature(settings)
+        features += [served, V2Feature(settings, served.models)]
     if settings.docs:
         features.append(DocsFeature(settings))
     if settings.access_log:
