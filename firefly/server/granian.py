@@ -5,7 +5,9 @@ plays for gunicorn: it builds the app, runs granian's multi-process server
 with the settings of a :class:`~firefly.config.Config`, and cleans up. Each
 worker process (:class:`WorkerApp`) prepares the app as soon as it starts,
 stops its features as it exits and forgets its in-progress metrics; on
-SIGTERM the server first reports not ready for ``shutdown_delay`` seconds.
+SIGTERM the server first reports not ready for ``shutdown_delay`` seconds; on
+SIGHUP the app's model files are read again before granian replaces the
+workers one by one (:mod:`.reloading`).
 granian has no per-request timeout for WSGI: :mod:`~firefly.server.deadline`
 interrupts a call past the ``timeout`` and answers it 504.
 """
@@ -40,6 +42,7 @@ from ..telemetry.metrics import (
     worker_exited,
 )
 from .deadline import DeadlineFeature
+from .reloading import reload_app
 
 #: granian's own log lines go to stderr, as gunicorn's do: stdout has only the base URL.
 LOG_CONFIG = {
@@ -204,10 +207,16 @@ class GranianServer:
             daemon=True,
         )
         server.on_startup(announcer.start)
+        # SIGHUP: granian calls its reload hooks, then forks each new worker from here
+        server.on_reload(self.reload)
         try:
             server.serve(target_loader=self.worker_app, wrap_loader=False)
         finally:
             self.remove_metrics_directory()
+
+    def reload(self) -> None:
+        """SIGHUP: read the app's model files again, before granian starts the new workers."""
+        reload_app(self.worker_app.app)
 
     def remove_metrics_directory(self) -> None:
         """Remove the metrics directory this server made, if any."""

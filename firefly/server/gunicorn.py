@@ -4,7 +4,9 @@ Besides running gunicorn with the settings of a :class:`~firefly.config.Config`,
 it does what a worker's life needs: a shared directory for prometheus-client's
 multiprocess metrics, Firefly's worker class (:mod:`firefly.server.worker`:
 each worker prepared as it starts, slow clients, overload, timeouts and the
-graceful drain on SIGTERM), and the features stopped as the worker exits.
+graceful drain on SIGTERM), the features stopped as the worker exits, and
+on SIGHUP the app's model files read again before the new workers fork
+(:mod:`.reloading`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ..telemetry.metrics import (
     remove_multiprocess_directory,
     worker_exited,
 )
+from .reloading import reload_app
 
 #: Firefly's worker: requests are read in full by an event loop before a thread runs them
 WORKER_CLASS = "firefly.server.worker.FireflyWorker"
@@ -90,6 +93,16 @@ class FireflyApplication(BaseApplication):
 
     def load(self) -> Firefly:
         return self.application or build_app(self.firefly_config)
+
+    def reload(self) -> None:
+        """SIGHUP: read the settings again (gunicorn), then the app's model files.
+
+        gunicorn's arbiter calls this before it forks the new workers, which
+        serve what was read; then it stops the old workers gracefully. With
+        ``reload`` on there is no app here: each new worker builds its own.
+        """
+        super().reload()
+        reload_app(self.application)
 
     def run(self) -> None:
         """Serve until stopped; the metrics directory goes when the server does, even on failure."""
