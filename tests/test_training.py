@@ -51,6 +51,10 @@ def raises(frame):
     raise KeyError("churned")
 
 
+def raises_lines(frame):
+    raise ValueError("first line\\n  second line")
+
+
 def returns_none(frame):
     return None
 
@@ -375,6 +379,7 @@ def test_help_shows_an_example_the_defaults_and_the_environment_variable(runner)
         (["{m}.fit", "ragged.csv"], "cannot read 'ragged.csv' as CSV: Error tokenizing data."),
         (["{m}.fit", "latin1.csv"], "cannot read 'latin1.csv' as CSV: 'utf-8' codec can't decode"),
         (["{m}.raises", "data.csv"], "{m}.raises raised KeyError: 'churned' (--traceback shows"),
+        (["{m}.raises_lines", "data.csv"], "raised ValueError: first line second line (--"),
         (["{m}.returns_none", "data.csv"], "{m}.returns_none returned NoneType, which has none"),
         (["{m}.returns_three", "data.csv"], "returned a tuple (LogisticRegression, dict, int)"),
         (["{m}.returns_list_metrics", "data.csv"], "returned a tuple (LogisticRegression, list)"),

@@ -224,7 +224,10 @@ def call(
     try:
         result = function(frame)
     except Exception as err:
-        raise TrainingFunctionError(f"{function_name} raised {type(err).__name__}: {err}") from err
+        message = " ".join(str(err).split())  # on one line, as every error of the command
+        raise TrainingFunctionError(
+            f"{function_name} raised {type(err).__name__}: {message}"
+        ) from err
     seconds = time.perf_counter() - started
     estimator, metrics = checked_result(function_name, result)
     progress.done(f"fitted {function_name}: {type(estimator).__name__} in {seconds:.1f} s")
