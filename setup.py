@@ -26,8 +26,12 @@ TEST_REQUIRES = [
     "granian[reload]>=2.5",  # the end-to-end tests run the firefly command on each server
     "onnxruntime>=1.17",
     "skl2onnx>=1.16",
+    "skops>=0.10",  # .skops model files
 ]
-ONNX_REQUIRES = ["onnxruntime>=1.17", "skl2onnx>=1.16"]
+#: Serving models from files (firefly --models): records to DataFrames, joblib and skops files.
+MODELS_REQUIRES = ["pandas>=2.0", "numpy>=1.24", "joblib>=1.3", "scikit-learn>=1.3", "skops>=0.10"]
+#: .onnx files on onnxruntime, and firefly train --onnx (skl2onnx).
+ONNX_REQUIRES = MODELS_REQUIRES + ["onnxruntime>=1.17", "skl2onnx>=1.16"]
 GRANIAN_REQUIRES = ["granian[reload]>=2.5"]  # [reload]: watchfiles, for --reload
 LINT_REQUIRES = ["ruff>=0.6", "mypy>=1.10", "types-PyYAML", "types-requests"]
 DOCS_REQUIRES = ["sphinx>=7"]
@@ -56,6 +60,7 @@ setup(
     ],
     extras_require={
         "granian": GRANIAN_REQUIRES,
+        "models": MODELS_REQUIRES,
         "onnx": ONNX_REQUIRES,
         "test": TEST_REQUIRES,
         "lint": LINT_REQUIRES,
