@@ -413,6 +413,13 @@ def test_every_error_is_one_line(runner, project, args, message):
     assert not any(Path("models").rglob("model.yml"))  # nothing written
 
 
+def test_a_library_missing_is_one_line_saying_how_to_install_it(runner, project, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas raises ImportError
+    result = runner.invoke(cli, ["train", f"{project}.plain", "data.csv", "--model", "m"])
+    assert result.exit_code == 1
+    assert error_lines(result.output) == ["Error: firefly train needs pandas: pip install pandas"]
+
+
 def test_traceback_shows_where_the_function_raised(runner, project):
     args = ["train", f"{project}.raises", "data.csv", "--model", "m", "--traceback"]
     result = runner.invoke(cli, args)

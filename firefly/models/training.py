@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import errno
 import hashlib
+import importlib
 import importlib.metadata
 import io
 import os
@@ -190,7 +191,7 @@ class _Reader(io.RawIOBase):
 
 def read_csv(path: str, progress: Progress) -> tuple[pandas.DataFrame, str]:
     """The CSV at ``path`` as a DataFrame, and its SHA-256: the file is read once for both."""
-    import pandas  # type: ignore[import-untyped, unused-ignore]
+    pandas = required("pandas")
 
     try:
         file = open(path, "rb")
@@ -393,7 +394,7 @@ def write_version(
 
 def dump(estimator: Any, path: Path) -> None:
     """``joblib.dump``; an estimator that cannot be pickled is a TrainingError."""
-    import joblib  # type: ignore[import-untyped, unused-ignore]
+    joblib = required("joblib")
 
     try:
         joblib.dump(estimator, path)
@@ -403,3 +404,11 @@ def dump(estimator: Any, path: Path) -> None:
         name = type(estimator).__name__
         message = f"cannot save the {name} with joblib: {type(err).__name__}: {err}"
         raise TrainingError(message) from err
+
+
+def required(name: str) -> Any:
+    """The module ``name``; if it is not installed, a TrainingError that says how to install it."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        raise TrainingError(f"firefly train needs {name}: pip install {name}") from None
