@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .client import Client, RemoteFunction
+from .client import Client, RemoteFunction, RemoteModel
 from .errors import (
     AuthenticationError,
     BadRequestError,
@@ -64,6 +64,7 @@ __all__ = [
     "PayloadTooLargeError",
     "RemoteError",
     "RemoteFunction",
+    "RemoteModel",
     "RequestTimeoutError",
     "ServiceUnavailableError",
     "ValidationError",
