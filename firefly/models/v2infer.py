@@ -28,6 +28,7 @@ with ``Content-Encoding: gzip`` or ``deflate`` (tritonclient's
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -261,7 +262,7 @@ def read_request(body: bytes, header_length: str | None) -> InferRequest:
                 f"{HEADER_LENGTH} {length} is not within the body of {len(body)} bytes"
             )
         header, binary = body[:length], view[length:]
-    payload = decode_json(header)
+    payload = _decode(header)
     if not isinstance(payload, dict):
         raise BadRequestError('the inference request must be a JSON object with "inputs"')
     inputs, used = _inputs(payload.get("inputs"), binary)
@@ -279,6 +280,20 @@ def read_request(body: bytes, header_length: str | None) -> InferRequest:
         _requested_outputs(payload.get("outputs")),
         parameters.get("binary_data_output") is True,
     )
+
+
+def _decode(header: bytes) -> Any:
+    """The JSON header; NaN and Infinity are numbers in it, as tritonclient writes them."""
+    try:
+        return decode_json(header)
+    except BadRequestError:
+        if b"NaN" not in header and b"Infinity" not in header:
+            raise
+        try:
+            return json.loads(header)  # the standard library reads them; orjson does not
+        except ValueError:
+            pass
+        raise
 
 
 def _inputs(inputs: Any, binary: memoryview) -> tuple[tuple[Input, ...], int]:
