@@ -27,6 +27,7 @@ TEST_REQUIRES = [
     "onnxruntime>=1.17",
     "skl2onnx>=1.16",
     "skops>=0.10",  # .skops model files
+    "tritonclient[http]>=2.40",  # the client of the V2 protocol's end-to-end tests
 ]
 #: Serving models from files (firefly --models): records to DataFrames, joblib and skops files.
 MODELS_REQUIRES = ["pandas>=2.0", "numpy>=1.24", "joblib>=1.3", "scikit-learn>=1.3", "skops>=0.10"]
