@@ -308,10 +308,11 @@ def test_a_regression_answers_fp64(repository: Path) -> None:
 def test_no_rows_give_empty_outputs(repository: Path) -> None:
     body = {
         "inputs": [{"name": "x", "shape": [0, 3], "datatype": "FP64", "data": []}],
-        "outputs": [{"name": "predict"}],
+        "outputs": [{"name": "predict"}, {"name": "predict_proba"}],
     }
-    predict = outputs(infer(serve(repository), "/v2/models/churn/infer", body))["predict"]
-    assert predict["shape"] == [0] and predict["data"] == []
+    got = outputs(infer(serve(repository), "/v2/models/churn/infer", body))
+    assert got["predict"] == {"name": "predict", "shape": [0], "datatype": "INT64", "data": []}
+    assert got["predict_proba"]["shape"] == [0, 2] and got["predict_proba"]["data"] == []
 
 
 def test_calls_go_through_the_call_pipeline_of_the_model_method(repository: Path) -> None:
@@ -527,6 +528,13 @@ ONE = {"name": "x", "shape": [1, 3], "datatype": "FP64", "data": [1, 2, 3]}
             },
             "output 'predict': classification is not supported",
         ),
+        (
+            {
+                "inputs": [ONE],
+                "outputs": [{"name": "predict", "parameters": {"shared_memory_region": "r"}}],
+            },
+            "output 'predict': shared memory is not supported",
+        ),
     ],
 )
 def test_a_malformed_request_is_400(repository: Path, body: Any, message: str) -> None:
@@ -592,6 +600,9 @@ def test_an_unsupported_or_broken_compression_is_400(repository: Path) -> None:
     assert infer_error(repository, b"{}", 400, headers={"Content-Encoding": "br"}) == message
     broken = infer_error(repository, b"{}", 400, headers={"Content-Encoding": "gzip"})
     assert broken.startswith("the body is not valid gzip data")
+    cut = gzip.compress(json.dumps({"inputs": [ONE]}).encode())[:-12]
+    truncated = infer_error(repository, cut, 400, headers={"Content-Encoding": "gzip"})
+    assert truncated == "the body is not valid gzip data: it ends too soon"
 
 
 def test_a_body_too_large_uncompressed_is_413(repository: Path) -> None:

@@ -39,6 +39,7 @@ from ..version import __version__
 from .feature import _unknown_version
 from .served import LoadedVersion, Models, ServedModel
 from .v2infer import V2InferEndpoint
+from .v2metadata import model_metadata
 from .v2openapi import (
     V2_SCHEMAS,
     health_operation,
@@ -47,7 +48,6 @@ from .v2openapi import (
     ready_operation,
     server_operation,
 )
-from .v2tensors import datatype_for, datatype_of, plain
 
 PREFIX = "/v2"
 #: The extensions of the protocol served, as ``GET /v2`` lists them.
@@ -205,7 +205,8 @@ class V2Feature(Feature):
         return flask.jsonify({"name": served.name, "version": loaded.version, "ready": True})
 
     def not_served(self, name: str, version: str | None = None) -> flask.Response:
-        """``.../infer`` of a model or version no endpoint answers: a 404 saying why."""
+        """``.../infer`` of a model or version no endpoint answers: a 404 for an unknown one,
+        a 503 for one loaded after this worker started."""
         try:
             served, loaded = self._find(name, version)
         except HTTPError as error:
@@ -237,47 +238,6 @@ class V2Feature(Feature):
         if health.warmup_error is not None:
             message = f"not ready: the warm-up call of {health.warmup_error}"
         return ServiceUnavailableError(message, ready=False, **details)
-
-
-def model_metadata(served: ServedModel, version: LoadedVersion) -> dict[str, Any]:
-    """A version's metadata: the model's versions, its platform, inputs and outputs."""
-    schema = version.schema
-    return {
-        "name": served.name,
-        "versions": list(served.versions),
-        "platform": platform(version),
-        "inputs": [
-            {"name": name, "datatype": datatype_for(schema.features[name]), "shape": [-1]}
-            for name in schema.names
-        ],
-        "outputs": [output_metadata(version, method) for method in version.methods],
-    }
-
-
-def platform(version: LoadedVersion) -> str:
-    """What runs the model: ``onnx`` for an ONNX file, else the package of the model's class
-    (``sklearn``, ``xgboost``, ...)."""
-    if version.source.file.suffix == ".onnx":
-        return "onnx"
-    return type(version.model).__module__.partition(".")[0]
-
-
-def output_metadata(version: LoadedVersion, method: str) -> dict[str, Any]:
-    """The tensor metadata of the output of ``method``; predict_proba's names its classes."""
-    classes = [plain(label) for label in version.classes or ()]
-    if method == "predict_proba":
-        return {
-            "name": method,
-            "datatype": "FP64",
-            "shape": [-1, len(classes)],
-            "parameters": {"classes": classes},
-        }
-    if method == "predict":
-        return {"name": method, "datatype": datatype_of(classes) or "FP64", "shape": [-1]}
-    if method == "decision_function" and len(classes) > 2:
-        return {"name": method, "datatype": "FP64", "shape": [-1, len(classes)]}
-    shape = [-1, -1] if method == "transform" else [-1]
-    return {"name": method, "datatype": "FP64", "shape": shape}
 
 
 def _error(error: HTTPError) -> flask.Response:

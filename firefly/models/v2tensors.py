@@ -158,10 +158,9 @@ class OutputTensor:
     parameters: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, name: str, rows: Sequence[Any], datatype: str | None = None) -> OutputTensor:
+    def of(cls, name: str, rows: Sequence[Any]) -> OutputTensor:
         """The tensor of a method's results, one per row (a value, or a list of them).
 
-        :param datatype: the datatype when there are no values to tell it (no rows).
         :raises ValueError: the results are not rectangular.
         """
         shape = [len(rows)]
@@ -175,7 +174,7 @@ class OutputTensor:
         found = datatype_of(values)
         if found == BYTES:
             values = [value if isinstance(value, str) else str(value) for value in values]
-        return cls(name, shape, found or datatype or "FP64", values)
+        return cls(name, shape, found or "FP64", values)
 
     def json(self) -> dict[str, Any]:
         """The output as the JSON response holds it, with its data."""
