@@ -61,6 +61,10 @@ class FireflyWorker(base.Worker):
         self.abandoned = 0  #: calls answered 504 whose threads still run them
         self.abandoned_lock = threading.Lock()
         self.stop_at: float | None = None  #: when SIGTERM's delay ends
+        # Until load_wsgi has read the settings, a SIGTERM (a reload that replaces a worker
+        # still loading its app) stops the worker at once rather than failing inside the load.
+        self.wsgi = None
+        self.shutdown_delay = 0.0
         super().init_process()
 
     def load_wsgi(self) -> None:
