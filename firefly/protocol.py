@@ -70,7 +70,10 @@ def decode_json_arguments(body: bytes) -> dict[str, Any]:
     """Decode a JSON object body into keyword arguments; an empty body means none."""
     if not body.strip():
         return {}
-    arguments = decode_json(body)
+    try:  # not decode_json(): one call less on the hot path
+        arguments = loads(body)
+    except ValueError as err:
+        raise json_error(err) from None
     if not isinstance(arguments, dict):
         raise BadRequestError(
             "request body must be a JSON object of named arguments, "
@@ -83,10 +86,16 @@ def decode_json(body: bytes) -> Any:
     """Decode a JSON body; malformed JSON is a 400 naming the problem."""
     try:
         return loads(body)
-    except JSONDecodeError as err:
-        raise BadRequestError(f"request body is not valid JSON: {err}") from None
-    except ValueError as err:  # valid JSON, but an integer too long to convert
-        raise BadRequestError(f"request body cannot be decoded: {err}") from None
+    except ValueError as err:
+        raise json_error(err) from None
+
+
+def json_error(error: ValueError) -> BadRequestError:
+    """The 400 for a body that cannot be decoded as JSON."""
+    if isinstance(error, JSONDecodeError):
+        return BadRequestError(f"request body is not valid JSON: {error}")
+    # valid JSON, but an integer too long to convert
+    return BadRequestError(f"request body cannot be decoded: {error}")
 
 
 def _read_form(
