@@ -217,7 +217,8 @@ class Config:
         False,
         parse_bool,
         "FIREFLY_TOKEN_FOR_HEALTH",
-        "Whether /-/alive and /-/ready need the token (when one is set).",
+        "Whether the health checks (/-/alive, /-/ready, /v2/health/*) need the token (when one"
+        " is set).",
     )
     metrics: bool = setting(
         True, parse_bool, "FIREFLY_METRICS", "Serve Prometheus metrics at /-/metrics."

@@ -138,7 +138,7 @@ class ModelsFeature(Feature):
         if loaded is None:
             if version in MODEL_METHODS:  # /<name>/<method> of a method the model does not serve
                 return self.no_method(name, served.default_version, version)
-            return _error(_unknown_version(served, version))
+            return _error(unknown_version(served, version))
         if flask.request.method != "GET":
             return _error(_wrong_method(f"model {name!r} version {version!r}", "GET"))
         return flask.jsonify(loaded.describe())
@@ -148,7 +148,7 @@ class ModelsFeature(Feature):
         served = self.models.models[name]
         loaded = served.versions.get(version)
         if loaded is None:
-            return _error(_unknown_version(served, version))
+            return _error(unknown_version(served, version))
         return _error(
             NotFoundError(
                 f"model {name!r} version {version!r} has no method {method!r};"
@@ -157,7 +157,8 @@ class ModelsFeature(Feature):
         )
 
 
-def _unknown_version(served: ServedModel, version: str) -> NotFoundError:
+def unknown_version(served: ServedModel, version: str) -> NotFoundError:
+    """The 404 of a version ``served`` does not have, naming those it has."""
     return NotFoundError(
         f"Trained model version {version!r} of model {served.name!r} was not found;"
         f" versions: {', '.join(served.versions)}",

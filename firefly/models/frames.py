@@ -288,7 +288,7 @@ def results(output: Any, method: str, classes: Sequence[Any] | None) -> list[Any
     if hasattr(output, "toarray"):  # a sparse matrix, from transform
         output = output.toarray()
     if method == "predict_proba" and classes is not None:
-        labels = [_label(label) for label in classes]
+        labels = [label_key(label) for label in classes]
         rows = np.asarray(output, dtype=float).tolist()
         return [dict(zip(labels, row, strict=True)) for row in rows]
     if hasattr(output, "tolist"):
@@ -298,7 +298,7 @@ def results(output: Any, method: str, classes: Sequence[Any] | None) -> list[Any
     return list(output)
 
 
-def _label(label: Any) -> str:
+def label_key(label: Any) -> str:
     """A class label as a JSON object key: ``1`` for the integer 1, ``"yes"`` for the string."""
     if hasattr(label, "item"):
         label = label.item()

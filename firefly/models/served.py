@@ -30,8 +30,9 @@ from .repository import ModelSource, VersionSource, find_models, natural_key
 
 logger = logging.getLogger("firefly")
 
-#: A model method as the endpoints call it: the DataFrame in, one plain JSON value per row out.
-Predict = Callable[[Any], list[Any]]
+#: A model method as the endpoints call it: ``predict(frame=DataFrame)``, one plain JSON value
+#: per row out.
+Predict = Callable[..., list[Any]]
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from ..registry import ModelSpec
 from ..responses import JSON_CONTENT_TYPE, encode_error
 from ..routes.health import Health, HealthFeature
 from ..version import __version__
-from .feature import _unknown_version
+from .feature import unknown_version
 from .served import LoadedVersion, Models, ServedModel
 from .v2infer import V2InferEndpoint
 from .v2metadata import model_metadata
@@ -227,7 +227,7 @@ class V2Feature(Feature):
             )
         loaded = served.default if version is None else served.versions.get(version)
         if loaded is None:
-            raise _unknown_version(served, str(version))
+            raise unknown_version(served, str(version))
         return served, loaded
 
     def _not_ready(self, **details: Any) -> ServiceUnavailableError | None:

@@ -35,7 +35,7 @@ from ..features import Invoke
 from ..protocol import EXCEPTION_KEY, FUNCTION_KEY, read_body
 from ..responses import FILE_CONTENT_TYPE, STATUS_LINES, error_response, json_response
 from .endpoint import VERSION_HEADER
-from .frames import _label
+from .frames import label_key
 from .served import LoadedVersion
 from .v2metadata import output_metadata
 from .v2request import (
@@ -170,7 +170,7 @@ class V2InferEndpoint(Endpoint):
         if isinstance(answer[0], dict):  # predict_proba: {class label: probability}
             keys = list(answer[0])
             tensor = OutputTensor.of(name, [[row[key] for key in keys] for row in answer])
-            labels = {_label(label): plain(label) for label in self.version.classes or ()}
+            labels = {label_key(label): plain(label) for label in self.version.classes or ()}
             tensor.parameters["classes"] = [labels.get(key, key) for key in keys]
             return tensor
         return OutputTensor.of(name, answer)
