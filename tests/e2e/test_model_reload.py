@@ -20,11 +20,12 @@ import joblib
 import pandas as pd
 import pytest
 import requests
+from gunicorn.config import KNOWN_SETTINGS
 from sklearn.linear_model import LinearRegression
 
 from ..conftest import APPS, Server
 
-TIMEOUT = 10  #: seconds a request may take
+TIMEOUT = 30  #: seconds a request may take, waiting for workers that load the models meanwhile
 RELOAD_TIMEOUT = 30  #: seconds a reload may take to be served (granian: 3.5 s per worker)
 CLIENTS = 4  #: threads sending requests during a reload
 RECORD = [{"x": 2.0}]
@@ -264,6 +265,12 @@ def test_granian_serves_a_new_version_after_sighup(models, firefly_server):
 
 #: A gunicorn config file naming Firefly's reload hook.
 GUNICORN_CONF = "from firefly.server.reloading import on_reload\n"
+#: gunicorn >= 25 opens one control socket a user, which servers side by side would share.
+NO_CONTROL_SOCKET = (
+    ["--no-control-socket"]
+    if any(setting.name == "control_socket_disable" for setting in KNOWN_SETTINGS)
+    else []
+)
 
 
 @pytest.mark.parametrize(
@@ -274,7 +281,8 @@ GUNICORN_CONF = "from firefly.server.reloading import on_reload\n"
 def test_plain_gunicorn_reloads_with_the_hook_when_preloaded_and_by_itself_when_not(
     models, tmp_path, gunicorn_server, preload, hook, served
 ):
-    args = ["-k", "firefly.server.worker.FireflyWorker", "-w", "2", "firefly.main:app"]
+    args = ["-k", "firefly.server.worker.FireflyWorker", "-w", "2", *NO_CONTROL_SOCKET]
+    args.append("firefly.main:app")
     if preload:
         args.append("--preload")
     if hook:
@@ -286,6 +294,17 @@ def test_plain_gunicorn_reloads_with_the_hook_when_preloaded_and_by_itself_when_
         reload(server)
         replaced(server, 2)
         assert predict(server, "churn/predict") == ({"v1": 2.0, "v2": 4.0}[served], served)
+
+
+def test_plain_gunicorn_without_preload_stops_when_a_reloaded_file_fails(models, gunicorn_server):
+    args = ["-k", "firefly.server.worker.FireflyWorker", "-w", "2", *NO_CONTROL_SOCKET]
+    with gunicorn_server(*args, "firefly.main:app", env={"FIREFLY_MODELS": str(models)}) as server:
+        replace_file(models / "churn" / "v1" / "model.joblib", b"not a model")
+        reload(server)
+        server.process.wait(RELOAD_TIMEOUT)
+        assert server.process.returncode != 0
+        assert "App failed to load" in server.log()
+        assert "firefly: model 'churn' version 'v1': cannot load" in server.log()
 
 
 SLOW_APP = """
@@ -303,7 +322,7 @@ def test_a_reload_that_stops_a_worker_still_loading_its_app_leaves_the_server_se
     tmp_path, gunicorn_server
 ):
     (tmp_path / "slowload.py").write_text(SLOW_APP)
-    args = ["-k", "firefly.server.worker.FireflyWorker", "firefly.main:app"]
+    args = ["-k", "firefly.server.worker.FireflyWorker", *NO_CONTROL_SOCKET, "firefly.main:app"]
     env = {"FIREFLY_FUNCTIONS": "slowload.square"}
     with gunicorn_server(*args, env=env, cwd=tmp_path) as server:
         reload(server)
