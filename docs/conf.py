@@ -20,6 +20,7 @@ extensions = ["sphinx.ext.autodoc"]
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 
-exclude_patterns = ["_build"]
+# "_name.rst" files are fragments other pages include, not pages of their own
+exclude_patterns = ["_build", "_*.rst"]
 html_theme = "alabaster"
 html_theme_options = {"description": "Python functions and models as web APIs"}
