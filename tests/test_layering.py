@@ -104,6 +104,7 @@ def test_only_the_entry_points_import_the_app(module):
         "firefly.main",
         "firefly.server.gunicorn",
         "firefly.server.granian",
+        "firefly.server.reloading",
         "firefly.cli.serve",
     }
 
