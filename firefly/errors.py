@@ -3,7 +3,10 @@
 ::
 
     FireflyError
-     ├── ConfigError                 bad command line, environment or config file
+     ├── ConfigError                 bad command line, environment, config file or model file
+     │    └── OnnxMismatchError      an ONNX copy answers unlike its model (models.onnx)
+     ├── TrainingError               firefly train cannot write the version (models.training)
+     │    └── TrainingFunctionError  the training function raised
      ├── LoadError                   a MODULE.FUNCTION that cannot be imported
      ├── ConnectError                (also ConnectionError) the server is unreachable
      ├── RequestTimeoutError         (also TimeoutError) the server did not answer in time
