@@ -1,7 +1,8 @@
 """Smoke tests of the benchmarks: ``run.py --quick`` loads every target, ``features.py --quick``
 times every feature, ``instructions.py --quick`` counts the instructions of all off and all on,
 ``slowclients.py --quick`` runs every probe on the firefly command, ``onnxspeed.py --quick``
-times every variant of predict."""
+times every variant of predict, ``models.py --quick`` loads a model endpoint and the
+hand-written function in every case."""
 
 from __future__ import annotations
 
@@ -21,11 +22,13 @@ FEATURES = BENCHMARKS / "features.py"
 INSTRUCTIONS = BENCHMARKS / "instructions.py"
 SLOW_CLIENTS = BENCHMARKS / "slowclients.py"
 ONNX_SPEED = BENCHMARKS / "onnxspeed.py"
+MODELS = BENCHMARKS / "models.py"
 TIMEOUT = 120  # nine targets, two of them on granian
 FEATURES_TIMEOUT = 60
 INSTRUCTIONS_TIMEOUT = 240  # four Python processes under valgrind, two at a time
 SLOW_CLIENTS_TIMEOUT = 120
 ONNX_SPEED_TIMEOUT = 60
+MODELS_TIMEOUT = 120  # two firefly train runs, two servers, eight wrk runs of a second and two
 SLOW_CLIENT_PROBES = {"slow-headers", "stalled-bodies", "both", "stalled-cut", "burst", "sigterm"}
 EXPECTED_ROWS = {
     (target, function)
@@ -158,3 +161,34 @@ def test_quick_onnx_run_times_every_variant_and_batch() -> None:
     assert all(value > 0 for value in microseconds.values()), out
     assert "OnnxModel / scikit-learn throughput, 1 rows a call:" in out, out
     assert "goal >= 3x" in out, out
+
+
+@pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
+@pytest.mark.timeout(MODELS_TIMEOUT + 30)
+def test_quick_models_run_compares_the_model_endpoint_and_the_function_in_every_case() -> None:
+    pytest.importorskip("sklearn", reason="the benchmark trains scikit-learn pipelines")
+    process = subprocess.Popen(
+        [sys.executable, str(MODELS), "--quick"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        out, err = process.communicate(timeout=MODELS_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGTERM)  # the harness stops its servers first
+        out, err = process.communicate(timeout=30)
+        pytest.fail(f"benchmarks/models.py --quick took more than {MODELS_TIMEOUT}s:\n{out}\n{err}")
+    assert process.returncode == 0, f"{out}\n{err}"
+    # a table row per case and target: model, xROWS, target, rps, p50, p99, CPU[, ratio]
+    rps = {
+        (f"{cells[0]} {cells[1]}", cells[2]): float(cells[3])
+        for cells in map(str.split, out.splitlines())
+        if len(cells) in (7, 8) and cells[2] in ("model", "function")
+    }
+    cases = {f"{model} x{rows}" for model in ("churn", "titanic") for rows in (1, 100)}
+    assert set(rps) == {(case, target) for case in cases for target in ("model", "function")}, out
+    assert all(value > 0 for value in rps.values()), out
+    for case in sorted(cases):
+        assert f"model / function rps, {case}: " in out, out
+    assert "goal >= 1.00" in out, out
