@@ -2,7 +2,7 @@
 times every feature, ``instructions.py --quick`` counts the instructions of all off and all on,
 ``slowclients.py --quick`` runs every probe on the firefly command, ``onnxspeed.py --quick``
 times every variant of predict, ``models.py --quick`` loads a model endpoint and the
-hand-written function in every case."""
+hand-written function in every case, ``memory.py --quick`` measures every target's memory."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -23,12 +24,14 @@ INSTRUCTIONS = BENCHMARKS / "instructions.py"
 SLOW_CLIENTS = BENCHMARKS / "slowclients.py"
 ONNX_SPEED = BENCHMARKS / "onnxspeed.py"
 MODELS = BENCHMARKS / "models.py"
+MEMORY = BENCHMARKS / "memory.py"
 TIMEOUT = 120  # nine targets, two of them on granian
 FEATURES_TIMEOUT = 60
 INSTRUCTIONS_TIMEOUT = 240  # four Python processes under valgrind, two at a time
 SLOW_CLIENTS_TIMEOUT = 120
 ONNX_SPEED_TIMEOUT = 60
 MODELS_TIMEOUT = 120  # two firefly train runs, two servers, eight wrk runs of a second and two
+MEMORY_TIMEOUT = 120  # a forest fitted and three servers of two workers, each loading it
 SLOW_CLIENT_PROBES = {"slow-headers", "stalled-bodies", "both", "stalled-cut", "burst", "sigterm"}
 EXPECTED_ROWS = {
     (target, function)
@@ -192,3 +195,25 @@ def test_quick_models_run_compares_the_model_endpoint_and_the_function_in_every_
     for case in sorted(cases):
         assert f"model / function rps, {case}: " in out, out
     assert "goal >= 1.00" in out, out
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self/smaps_rollup").exists(), reason="the benchmark reads smaps_rollup (Linux)"
+)
+@pytest.mark.timeout(MEMORY_TIMEOUT + 30)
+def test_quick_memory_run_measures_every_target() -> None:
+    pytest.importorskip("sklearn", reason="the benchmark fits a scikit-learn forest")
+    out = run_quick(MEMORY, MEMORY_TIMEOUT)
+    # a table row per target: target, workers, master RSS, worker RSS/PSS/USS, total RSS/PSS/USS
+    rows = {
+        cells[0]: [float(cell.replace(",", "")) for cell in cells[2:]]
+        for cells in map(str.split, out.splitlines())
+        if len(cells) == 9 and cells[1] == "2"
+    }
+    targets = {"firefly", "gunicorn"} | ({"firefly-granian"} if find_spec("granian") else set())
+    assert set(rows) == targets, out
+    for target, (master, rss, pss, uss, total_rss, total_pss, total_uss) in rows.items():
+        assert 0 < uss <= pss <= rss and total_uss <= total_pss <= total_rss, (target, out)
+        assert master > 0, (target, out)
+    # preloaded, the workers share the libraries and the model: less of a worker is its own
+    assert rows["firefly"][3] < rows["gunicorn"][3], out
