@@ -68,6 +68,10 @@ class FrameSchema:
         self.required = frozenset(self.names)
         self.forbid_extra = forbid_extra
         self.max_rows = max_rows
+        #: Every feature a float64: the frame is one 2-D block, as scikit-learn converts it.
+        self.all_float = bool(self.names) and all(
+            dtype == "float64" for dtype in self.features.values()
+        )
 
     def frame(self, payload: Any) -> tuple[pd.DataFrame, bool]:
         """The DataFrame of a decoded JSON body, and whether it was a single record."""
@@ -80,7 +84,10 @@ class FrameSchema:
                 arrays[name] = array
         if errors:
             raise _type_error(errors, rows.single)
-        return self.pandas.DataFrame(arrays, columns=list(self.names)), rows.single
+        if self.all_float:  # one block, laid out as pandas keeps one: no copy, no consolidation
+            block = np.vstack(list(arrays.values())).T
+            return self.pandas.DataFrame(block, columns=list(self.names), copy=False), rows.single
+        return self.pandas.DataFrame(arrays), rows.single  # its keys are self.names, in order
 
     def rows(self, payload: Any) -> Rows:
         """The records of ``payload`` by column, with their keys checked."""
@@ -97,6 +104,10 @@ class FrameSchema:
 
     def _records(self, records: list[Any], single: bool) -> Rows:
         self._check_count(len(records))
+        if not self.forbid_extra:  # the usual case first: every record an object with every key
+            columns = self._complete_columns(records)
+            if columns is not None:
+                return Rows(columns, len(records), single)
         required, names = self.required, self.names
         missing: list[dict[str, Any]] = []
         extra: list[dict[str, Any]] = []
@@ -118,6 +129,13 @@ class FrameSchema:
             raise _keys_error("Unknown keys", "extra", extra, single)
         columns = {name: [record[name] for record in records] for name in names}
         return Rows(columns, len(records), single)
+
+    def _complete_columns(self, records: list[Any]) -> dict[str, list[Any]] | None:
+        """The records by column, or None when one is no object or lacks a feature."""
+        try:
+            return {name: [record[name] for record in records] for name in self.names}
+        except (KeyError, TypeError):  # the checks of _records say which record, and why
+            return None
 
     def _split(self, columns: Any, data: Any) -> Rows:
         if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
