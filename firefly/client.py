@@ -61,6 +61,7 @@ class Client:
         names = set(super().__dir__())
         with contextlib.suppress(FireflyError):  # dir() must work while the server is down
             names.update(self.functions())
+            names.update(self.metadata().get("models", {}))
         return sorted(names)
 
     def __enter__(self) -> Client:
@@ -218,10 +219,23 @@ class RemoteMethod:
         if hasattr(records, "to_dict") and hasattr(records, "columns"):  # a pandas DataFrame
             # missing values (NaN, NaT) become null: JSON has no NaN
             records = records.astype(object).where(records.notna(), None).to_dict("records")
+        else:
+            records = _nan_to_null(records)  # df.to_dict("records") has NaN for missing values
         return self.model.client.post_json(f"{self.model.path}/{self.__name__}", records)
 
     def __repr__(self) -> str:
         return f"<RemoteMethod {self.__name__!r} of {self.model!r}>"
+
+
+def _nan_to_null(value: Any) -> Any:
+    """``value`` with every float NaN in its lists and dicts as None (JSON's null)."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {key: _nan_to_null(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_nan_to_null(item) for item in value]
+    return value
 
 
 def _form_value(value: Any) -> str:

@@ -79,6 +79,9 @@ def test_the_client_calls_models(firefly_server, repository: Path) -> None:
         probabilities = client.titanic.predict_proba(frame)
         assert len(probabilities) == 2
         assert probabilities[0]["1"] > probabilities[1]["1"]
+        records = frame.to_dict("records")  # NaN for the missing age: sent as null
+        assert client.titanic.predict_proba(records) == probabilities
+        assert {"churn", "titanic"} <= set(dir(client))
         older = client.model("churn", version="v1")
         assert older.describe()["version"] == "v1"
         with pytest.raises(firefly.ValidationError, match="Missing keys: 'score_1', 'score_2'"):
