@@ -256,7 +256,7 @@ def test_each_run_writes_the_next_version(project):
 
 @pytest.mark.parametrize("version", ["predict", "predict_proba", "decision_function", "transform"])
 def test_a_version_named_like_a_method_is_refused(version):
-    message = f"invalid version {version!r}: it is the name of a method"
+    message = f"version {version!r} is named like a method"
     with pytest.raises(ConfigError, match=message):
         training.check_name("version", version)
 
@@ -269,7 +269,7 @@ def test_a_name_that_is_not_one_folder_is_refused(name):
 
 @pytest.mark.parametrize("name", ["v2", "docs", "openapi.json", "static"])
 def test_a_model_named_like_a_path_of_firefly_is_refused(name):
-    with pytest.raises(ConfigError, match=f"invalid model {name!r}: it is reserved"):
+    with pytest.raises(ConfigError, match=f"model name {name!r} is reserved"):
         training.check_name("model", name)
 
 
@@ -387,9 +387,9 @@ def test_help_shows_an_example_the_defaults_and_the_environment_variable(runner)
         (["{m}.on_arrays", "data.csv"], "has no feature_names_in_: fit it on a DataFrame"),
         (["{m}.bad_metric", "data.csv"], "metric 'model' is object: metrics must be numbers"),
         (["{m}.derived", "data.csv"], "features that are not columns of 'data.csv': 'ratio'"),
-        (["{m}.fit", "data.csv", "--version", "predict"], "it is the name of a method"),
-        (["{m}.fit", "data.csv", "--version", "../v1"], "invalid version '../v1'"),
-        (["{m}.fit", "data.csv", "--model", "a/b"], "invalid model 'a/b'"),
+        (["{m}.fit", "data.csv", "--version", "predict"], "is named like a method"),
+        (["{m}.fit", "data.csv", "--version", "../v1"], "version name '../v1' cannot be a URL path segment"),
+        (["{m}.fit", "data.csv", "--model", "a/b"], "model name 'a/b' cannot be a URL path segment"),
         (["{m}.fit", "data.csv", "--version", "v1"], "'models/titanic/v1' exists already"),
         (["{m}.fit", "data.csv", "--models", "file.txt"], "cannot write 'file.txt/titanic/v1'"),
         (["{m}.fit", "data.csv", "--onnx-tolerance", "-1"], "-1.0 is not in the range x>=0"),

@@ -100,19 +100,19 @@ def _models_of(config: ModelConfig) -> list[ModelSource]:
                 f" {config.path.rstrip('/')}/<name>/<version>/model.joblib"
             )
         return [_model_folder(folder.name, folder, config) for folder in folders]
-    _check_segment("model", config.name)
+    check_name("model", config.name)
     if path.is_dir():
         return [_model_folder(config.name, path, config)]
     if not path.exists():
         raise ConfigError(f"model {config.name!r}: {config.path!r} does not exist")
     _check_suffix(path, config.name)
-    _check_segment("version", config.version, config.name)
+    check_name("version", config.version, config.name)
     source = VersionSource(config.name, config.version, path, config.options)
     return [ModelSource(config.name, (source,), config.version)]
 
 
 def _model_folder(name: str, folder: Path, config: ModelConfig) -> ModelSource:
-    _check_segment("model", name)
+    check_name("model", name)
     version_folders = [child for child in folder.iterdir() if _is_folder(child)]
     if not version_folders:
         raise ConfigError(
@@ -136,7 +136,7 @@ def _model_folder(name: str, folder: Path, config: ModelConfig) -> ModelSource:
 def read_version(name: str, folder: Path, overrides: ModelOptions) -> VersionSource:
     """The version in ``folder``: its ``model.yml`` read, under the config's ``overrides``."""
     version = folder.name
-    _check_segment("version", version, name)
+    check_name("version", version, name)
     manifest, training = read_manifest(folder / MANIFEST_NAME)
     options = overrides.over(manifest)
     return VersionSource(name, version, _model_file(name, folder, options.file), options, training)
@@ -201,7 +201,12 @@ def _check_suffix(path: Path, model: str) -> None:
         )
 
 
-def _check_segment(kind: str, value: str, model: str | None = None) -> None:
+def check_name(kind: str, value: str, model: str | None = None) -> str:
+    """``value`` if it can name a ``kind`` (model or version) folder and URL segment.
+
+    :param model: the model a version belongs to, for the message.
+    :raises ConfigError: naming the problem.
+    """
     where = f"model {model!r}: " if model else ""
     if not SEGMENT.match(value):
         raise ConfigError(
@@ -210,8 +215,9 @@ def _check_segment(kind: str, value: str, model: str | None = None) -> None:
         )
     if kind == "version" and value in MODEL_METHODS:
         raise ConfigError(
-            f"{where}version {value!r} is named like a method: POST /{model}/{value} would be"
-            " ambiguous; rename the folder"
+            f"{where}version {value!r} is named like a method: POST /{model or '<model>'}/{value}"
+            " would be ambiguous; rename it"
         )
     if kind == "model" and value in RESERVED_NAMES:
         raise ConfigError(f"model name {value!r} is reserved for firefly's own paths: rename it")
+    return value

@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from ..config.options import MODEL_METHODS
-from ..errors import ConfigError, FireflyError
+from ..errors import FireflyError
 from ..loader import load_function
 from ..version import __version__
-from .repository import RESERVED_NAMES, natural_key
+from .repository import check_name, natural_key
 
 if TYPE_CHECKING:
     import pandas  # type: ignore[import-untyped, unused-ignore]
@@ -44,7 +44,6 @@ METHODS = MODEL_METHODS
 MODEL_FILE, ONNX_FILE, MODEL_YML = "model.joblib", "model.onnx", "model.yml"
 DEFAULT_ONNX_TOLERANCE = 1e-4
 #: A model or version name: one path segment of a URL and of the repository folder.
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 NUMBERED = re.compile(r"(?P<prefix>.*?)(?P<number>[0-9]+)")
 #: The libraries whose versions model.yml records, by distribution name.
 LIBRARIES = ("scikit-learn", "pandas", "numpy", "joblib")
@@ -71,23 +70,6 @@ class Progress:
 
     def done(self, summary: str) -> None:
         """The current step ended; ``summary`` says what it did."""
-
-
-def check_name(kind: str, value: str) -> str:
-    """``value`` if it can name a model or version folder (and URL segment); else ConfigError."""
-    if not NAME.fullmatch(value):
-        raise ConfigError(
-            f"invalid {kind} {value!r}: use letters, digits, '.', '_' and '-',"
-            " starting with a letter or digit (e.g. 'churn', 'v3')"
-        )
-    if kind == "version" and value in METHODS:
-        raise ConfigError(
-            f"invalid version {value!r}: it is the name of a method, so"
-            f" /<model>/{value} would be ambiguous; name it e.g. 'v3'"
-        )
-    if kind == "model" and value in RESERVED_NAMES:
-        raise ConfigError(f"invalid model {value!r}: it is reserved for firefly's own paths")
-    return value
 
 
 def next_version(model_folder: Path) -> str:
@@ -127,7 +109,7 @@ def train(
     """
     progress = progress or Progress()
     model_folder = Path(models) / check_name("model", model)
-    version = check_name("version", version) if version else next_version(model_folder)
+    version = check_name("version", version, model) if version else next_version(model_folder)
     folder = model_folder / version
     refuse_existing(folder)
     function = load_function(function_name)
