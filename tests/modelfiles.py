@@ -94,3 +94,12 @@ def save_version(
         (staging / "model.yml").write_text(yaml.safe_dump(manifest, sort_keys=False))
     os.rename(staging, folder)
     return folder
+
+
+def save_repository(root: Path) -> Path:
+    """``root/models``: ``churn`` v1 (C=0.01) and v2 (dtypes in model.yml), ``titanic`` v1."""
+    models = root / "models"
+    save_version(models, "churn", "v1", churn_model(c=0.01))
+    save_version(models, "churn", "v2", churn_model(), {"features": CHURN_FEATURES})
+    save_version(models, "titanic", "v1", titanic_model())
+    return models

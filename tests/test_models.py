@@ -17,10 +17,10 @@ from firefly.errors import ConfigError
 from firefly.models.repository import natural_key
 
 from .modelfiles import (
-    CHURN_FEATURES,
     churn_frame,
     churn_model,
     regression_model,
+    save_repository,
     save_version,
     titanic_frame,
     titanic_model,
@@ -32,12 +32,7 @@ OTHER = {"score_1": -1.0, "score_2": -2.0, "age": 40}
 
 @pytest.fixture
 def repository(tmp_path: Path) -> Path:
-    """``churn`` v1 (C=0.01) and v2 (with dtypes in model.yml), and ``titanic`` v1."""
-    models = tmp_path / "models"
-    save_version(models, "churn", "v1", churn_model(c=0.01))
-    save_version(models, "churn", "v2", churn_model(), {"features": CHURN_FEATURES})
-    save_version(models, "titanic", "v1", titanic_model())
-    return models
+    return save_repository(tmp_path)
 
 
 def serve(models: Path | str, **settings: Any) -> Any:

@@ -11,7 +11,7 @@ import requests
 import firefly
 
 from ..conftest import APPS, firefly_command, on_each_server
-from ..modelfiles import CHURN_FEATURES, churn_model, regression_model, save_version, titanic_model
+from ..modelfiles import churn_model, regression_model, save_repository, save_version
 
 RECORD = {"score_1": 1.0, "score_2": 2.0, "age": 30}
 PASSENGER = {"sex": "female", "age": None, "fare": 20.0, "embarked": "S"}
@@ -19,11 +19,7 @@ PASSENGER = {"sex": "female", "age": None, "fare": 20.0, "embarked": "S"}
 
 @pytest.fixture
 def repository(tmp_path: Path) -> Path:
-    models = tmp_path / "models"
-    save_version(models, "churn", "v1", churn_model(c=0.01))
-    save_version(models, "churn", "v2", churn_model(), {"features": CHURN_FEATURES})
-    save_version(models, "titanic", "v1", titanic_model())
-    return models
+    return save_repository(tmp_path)
 
 
 @on_each_server
