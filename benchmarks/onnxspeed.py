@@ -8,7 +8,11 @@ predicts a DataFrame of 1 row, then of 100, as the model endpoints call it:
 
 - ``scikit-learn``: the pipeline's ``predict``;
 - ``OnnxModel``: the ONNX copy's ``predict``, the DataFrame's columns turned into inputs;
-- ``session.run``: onnxruntime alone, on inputs prepared once: the floor under OnnxModel.
+- ``session.run``: onnxruntime alone, on inputs prepared once: the floor under OnnxModel;
+- ``endpoint (joblib)`` and ``endpoint (onnx)``: the whole model endpoint, ``POST
+  /<name>/<version>/predict`` of a Firefly app serving the two files, called as WSGI in
+  process with the rows as JSON records (access log and metrics off): what a request
+  costs besides the network. Their speed-up is the ONNX endpoint's over the joblib one's.
 
 The variants are timed in turn (interleaved), several times; a variant's time is the
 least of its repeats, the one least disturbed by other programs. The goal (issue 10):
@@ -24,10 +28,14 @@ package that skl2onnx imports.)
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import platform
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from report import positive_int, progress, simple_table
@@ -39,7 +47,10 @@ GOAL = 3.0  # OnnxModel's throughput per row over scikit-learn's, for a batch of
 DEFAULT_NUMBER, DEFAULT_REPEATS = 1000, 7
 QUICK_NUMBER, QUICK_REPEATS = 20, 2
 SKLEARN, ONNX_MODEL, SESSION = "scikit-learn", "OnnxModel", "session.run"
-VARIANTS = (SKLEARN, ONNX_MODEL, SESSION)
+ENDPOINT_JOBLIB, ENDPOINT_ONNX = "endpoint (joblib)", "endpoint (onnx)"
+VARIANTS = (SKLEARN, ONNX_MODEL, SESSION, ENDPOINT_JOBLIB, ENDPOINT_ONNX)
+#: What each variant's speed-up is measured against.
+BASELINE = {ENDPOINT_JOBLIB: ENDPOINT_JOBLIB, ENDPOINT_ONNX: ENDPOINT_JOBLIB}
 
 
 def train() -> tuple[Any, Any]:
@@ -63,7 +74,10 @@ def calls(estimator: Any, frame: Any) -> dict[tuple[str, int], Callable[[], Any]
 
     from firefly.models.onnx import LABEL_OUTPUT, OnnxModel, convert
 
-    model = OnnxModel(convert(estimator, frame))
+    onnx_bytes = convert(estimator, frame)
+    model = OnnxModel(onnx_bytes)
+    with tempfile.TemporaryDirectory(prefix="onnxspeed-") as folder:  # loaded: not read again
+        app = serving_app(estimator, onnx_bytes, Path(folder))
     found = {}
     for batch in BATCHES:
         rows = frame.head(batch).copy()
@@ -73,11 +87,61 @@ def calls(estimator: Any, frame: Any) -> dict[tuple[str, int], Callable[[], Any]
         found[SKLEARN, batch] = lambda rows=rows: estimator.predict(rows)
         found[ONNX_MODEL, batch] = lambda rows=rows: model.predict(rows)
         found[SESSION, batch] = lambda feeds=feeds, run=run: run([LABEL_OUTPUT], feeds)[0]
+        found[ENDPOINT_JOBLIB, batch] = endpoint_call(app, "/pipeline/joblib/predict", rows)
+        found[ENDPOINT_ONNX, batch] = endpoint_call(app, "/pipeline/onnx/predict", rows)
         expected = estimator.predict(rows)
         for variant in (ONNX_MODEL, SESSION):
             if not np.array_equal(found[variant, batch](), expected):
                 sys.exit(f"error: {variant} predicts other labels than scikit-learn")
+        for variant in (ENDPOINT_JOBLIB, ENDPOINT_ONNX):
+            if json.loads(found[variant, batch]()) != expected.tolist():
+                sys.exit(f"error: {variant} predicts other labels than scikit-learn")
     return found
+
+
+def serving_app(estimator: Any, onnx_bytes: bytes, folder: Path) -> Any:
+    """A Firefly app serving the pipeline as version ``joblib`` and its ONNX copy as ``onnx``."""
+    import joblib
+
+    from firefly import Firefly
+
+    features = "features:\n" + "".join(f"  {name}: float64\n" for name in COLUMNS)
+    for version, file_name in (("joblib", "model.joblib"), ("onnx", "model.onnx")):
+        version_folder = folder / "pipeline" / version
+        version_folder.mkdir(parents=True)
+        (version_folder / "model.yml").write_text(features)
+        if version == "onnx":
+            (version_folder / file_name).write_bytes(onnx_bytes)
+        else:
+            joblib.dump(estimator, version_folder / file_name)
+    app = Firefly(models=str(folder), access_log="off", metrics=False)
+    app.prepare()
+    return app
+
+
+def endpoint_call(app: Any, path: str, rows: Any) -> Callable[[], bytes]:
+    """One WSGI call of ``path`` with ``rows`` as JSON records: the answer's body."""
+    body = json.dumps(rows.to_dict("records")).encode()
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": path,
+        "CONTENT_LENGTH": str(len(body)),
+        "CONTENT_TYPE": "application/json",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.url_scheme": "http",
+    }
+
+    def call() -> bytes:
+        request = {**environ, "wsgi.input": io.BytesIO(body)}
+        answer = app(request, lambda status, headers, exc_info=None: None)
+        try:
+            return b"".join(answer)
+        finally:
+            getattr(answer, "close", lambda: None)()
+
+    return call
 
 
 def timed_loop(call: Callable[[], Any], number: int) -> float:
@@ -102,7 +166,7 @@ def measure(
 
 def format_table(best: dict[tuple[str, int], float]) -> str:
     """The timings as a reStructuredText simple table, with each variant's speed-up."""
-    header = ("variant", "rows/call", "us/call", "us/row", "rows/s", "x scikit-learn")
+    header = ("variant", "rows/call", "us/call", "us/row", "rows/s", "speed-up")
     cells = []
     for batch in BATCHES:
         for variant in VARIANTS:
@@ -115,7 +179,7 @@ def format_table(best: dict[tuple[str, int], float]) -> str:
                     f"{microseconds:.1f}",
                     f"{per_row:.2f}",
                     f"{1e6 / per_row:,.0f}",
-                    f"{best[SKLEARN, batch] / microseconds:.1f}",
+                    f"{best[BASELINE.get(variant, SKLEARN), batch] / microseconds:.1f}",
                 )
             )
     return simple_table(header, cells)
@@ -132,6 +196,9 @@ def summary(best: dict[tuple[str, int], float]) -> str:
         lines.append(
             f"OnnxModel / scikit-learn throughput, {batch} rows a call: {ratio:.1f}x{goal}"
         )
+    for batch in BATCHES:
+        ratio = best[ENDPOINT_JOBLIB, batch] / best[ENDPOINT_ONNX, batch]
+        lines.append(f"ONNX / joblib model endpoint throughput, {batch} rows a call: {ratio:.1f}x")
     return "\n".join(lines)
 
 
