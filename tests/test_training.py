@@ -388,8 +388,14 @@ def test_help_shows_an_example_the_defaults_and_the_environment_variable(runner)
         (["{m}.bad_metric", "data.csv"], "metric 'model' is object: metrics must be numbers"),
         (["{m}.derived", "data.csv"], "features that are not columns of 'data.csv': 'ratio'"),
         (["{m}.fit", "data.csv", "--version", "predict"], "is named like a method"),
-        (["{m}.fit", "data.csv", "--version", "../v1"], "version name '../v1' cannot be a URL path segment"),
-        (["{m}.fit", "data.csv", "--model", "a/b"], "model name 'a/b' cannot be a URL path segment"),
+        (
+            ["{m}.fit", "data.csv", "--version", "../v1"],
+            "version name '../v1' cannot be a URL path segment",
+        ),
+        (
+            ["{m}.fit", "data.csv", "--model", "a/b"],
+            "model name 'a/b' cannot be a URL path segment",
+        ),
         (["{m}.fit", "data.csv", "--version", "v1"], "'models/titanic/v1' exists already"),
         (["{m}.fit", "data.csv", "--models", "file.txt"], "cannot write 'file.txt/titanic/v1'"),
         (["{m}.fit", "data.csv", "--onnx-tolerance", "-1"], "-1.0 is not in the range x>=0"),
