@@ -129,14 +129,15 @@ def timed_loop(call: Callable[[], bytes], app: Any, number: int) -> float:
     return time.perf_counter() - started
 
 
-def base_environ() -> dict[str, Any]:
-    """The environ of ``POST /square {"n": 4}`` as a server would pass it."""
+def base_environ(path: str = "/square", body: bytes = BODY) -> dict[str, Any]:
+    """The environ of ``POST /square {"n": 4}`` (or of ``body`` to ``path``) as a server would
+    pass it."""
     from werkzeug.test import EnvironBuilder
 
     builder = EnvironBuilder(
-        path="/square",
+        path=path,
         method="POST",
-        data=BODY,
+        data=body,
         content_type="application/json",
         environ_base={"REMOTE_ADDR": "127.0.0.1"},
     )

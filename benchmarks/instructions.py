@@ -75,31 +75,47 @@ def count_calls(variant: Variant, number: int) -> None:
         sys.exit(f"error: {variant.name}: the access log has {written} lines, expected {expected}")
 
 
+def callgrind_count(
+    arguments: Sequence[str], env: dict[str, str], what: str, options: Sequence[str] = ()
+) -> tuple[int, str]:
+    """Run ``python *arguments`` in TARGETS_DIR under callgrind with ``PYTHONHASHSEED=0``: the
+    instructions executed inside COUNTED_FUNCTION, and what the child printed. Exits with the
+    child's errors if it fails.
+
+    ``options`` go to valgrind, such as ``--instr-atstart=no`` for a child that switches
+    callgrind's instrumentation on itself once it has imported what it needs.
+    """
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--callgrind-out-file=/dev/null",
+        "--collect-atstart=no",
+        f"--toggle-collect={COUNTED_FUNCTION}",
+        *options,
+        sys.executable,
+        *arguments,
+    ]
+    result = subprocess.run(
+        command,
+        env={**env, "PYTHONHASHSEED": "0"},
+        cwd=TARGETS_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    found = _COLLECTED.search(result.stderr)
+    if result.returncode != 0 or found is None:
+        sys.exit(f"error: {what}: the counted run failed:\n{result.stderr[-3000:]}")
+    return int(found.group(1)), result.stdout
+
+
 def counted_instructions(variant: Variant, number: int) -> float:
     """Run ``variant``'s child under callgrind: instructions per call."""
     with child_environment(variant.mode) as env:
-        env["PYTHONHASHSEED"] = "0"
-        command = [
-            "valgrind",
-            "--tool=callgrind",
-            "--callgrind-out-file=/dev/null",
-            "--collect-atstart=no",
-            f"--toggle-collect={COUNTED_FUNCTION}",
-            sys.executable,
-            __file__,
-            "--child",
-            str(VARIANTS.index(variant)),
-            "--number",
-            str(number),
-        ]
-        result = subprocess.run(
-            command, env=env, cwd=TARGETS_DIR, capture_output=True, text=True, check=False
-        )
-    found = _COLLECTED.search(result.stderr)
-    if result.returncode != 0 or found is None:
-        sys.exit(f"error: {variant.name}: the counted run failed:\n{result.stderr[-3000:]}")
+        arguments = [__file__, "--child", str(VARIANTS.index(variant)), "--number", str(number)]
+        collected, _ = callgrind_count(arguments, env, variant.name)
     progress(f"  {variant.name} [{variant.mode}]: done")
-    return int(found.group(1)) / number
+    return collected / number
 
 
 def measure(variants: Sequence[Variant], number: int) -> list[tuple[Variant, float]]:

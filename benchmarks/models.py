@@ -19,8 +19,14 @@ alternate between the targets, case after case, for several repetitions (every o
 repetition backwards), and the table shows medians. The goal (issue 10): the model
 endpoint at least as fast as the function, a ratio of at least 1.00 in every case.
 
-    python benchmarks/models.py           # about 4 minutes
-    python benchmarks/models.py --quick   # a smoke run: about a minute
+wrk cannot tell a few percent apart on a busy machine: ``--instructions`` counts instead the
+instructions per call of each target's app, called in process under callgrind
+(benchmarks/modelinstructions.py); the goal is then the function's count over the model's.
+
+    python benchmarks/models.py                          # about 4 minutes
+    python benchmarks/models.py --quick                  # a smoke run: about a minute
+    python benchmarks/models.py --instructions           # about 4 minutes on 2 cores
+    python benchmarks/models.py --instructions --quick   # a smoke run: about 2 minutes
 """
 
 from __future__ import annotations
@@ -44,6 +50,20 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from modelcases import (
+    CASES,
+    FUNCTION,
+    GOAL,
+    MODEL,
+    MODELS_ENV,
+    TARGETS,
+    TARGETS_DIR,
+    TRAINING,
+    Case,
+    request,
+    train,
+)
+from modelinstructions import DEFAULT_NUMBER, QUICK_NUMBER, count_instructions
 from report import free_port, positive_int, progress, simple_table, stop_group
 from run import (
     DEFAULT_CONNECTIONS,
@@ -62,39 +82,9 @@ from run import (
     verdict,
 )
 
-HERE = Path(__file__).resolve().parent
-TARGETS_DIR = HERE / "targets"
-EXAMPLE_DIR = HERE.parent / "examples" / "models"
-MODELS_ENV = "BENCH_MODELS"  # read by targets/handwritten.py
-#: Each model: the training function of examples/models, its CSV, and its label column.
-TRAINING = {
-    "churn": ("train_churn.fit", "churn.csv", "churned"),
-    "titanic": ("train_titanic.fit", "titanic.csv", "survived"),
-}
-BATCHES = (1, 100)
-MODEL, FUNCTION = "model", "function"
-TARGETS = (MODEL, FUNCTION)
-GOAL = 1.0  # least rps of the model endpoint relative to the function, in every case
-TRAIN_TIMEOUT = 120
 DEFAULT_DURATION, DEFAULT_REPETITIONS = 5, 5
 QUICK_DURATION, QUICK_REPETITIONS = 1, 1
 WARMUP_SECONDS = 2
-
-
-@dataclass(frozen=True)
-class Case:
-    """A model and how many records each request sends."""
-
-    model: str
-    rows: int
-
-    @property
-    def name(self) -> str:
-        """How the case reads in the report: ``churn x1``."""
-        return f"{self.model} x{self.rows}"
-
-
-CASES = tuple(Case(model, rows) for model in TRAINING for rows in BATCHES)
 
 
 @dataclass
@@ -114,47 +104,6 @@ class Server:
     def log_tail(self, lines: int = 20) -> str:
         """The end of the server's output, to explain a failure."""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-
-def records(model: str, rows: int) -> list[dict[str, Any]]:
-    """The first ``rows`` rows of the model's CSV as JSON records (missing values as None)."""
-    import pandas as pd
-
-    _, data, label = TRAINING[model]
-    frame = pd.read_csv(EXAMPLE_DIR / data).drop(columns=label).head(rows)
-    return [
-        {key: None if pd.isna(value) else value for key, value in record.items()}
-        for record in frame.astype(object).to_dict("records")
-    ]
-
-
-def request(target: str, case: Case) -> Function:
-    """The path and body wrk sends to ``target`` in ``case``, as a run.py Function."""
-    sent = records(case.model, case.rows)
-    if target == MODEL:
-        body = sent[0] if case.rows == 1 else sent  # one record is answered with a bare result
-        return Function(f"{case.model}/predict", json.dumps(body), None)
-    return Function(case.model, json.dumps({"records": sent}), None)
-
-
-def train(models: Path) -> None:
-    """Train both models of examples/models into the repository ``models`` with firefly train."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("FIREFLY_")}
-    env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ in examples/models
-    for model, (function, data, _) in TRAINING.items():
-        command = [sys.executable, "-m", "firefly", "train", function, data]
-        command += ["--model", model, "--models", str(models), "--version", "v1"]
-        result = subprocess.run(
-            command,
-            cwd=EXAMPLE_DIR,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=TRAIN_TIMEOUT,
-        )
-        if result.returncode != 0:
-            raise BenchmarkError(f"firefly train {function} failed:\n{result.stderr}")
 
 
 def start_server(target: str, models: Path, log_dir: Path) -> Server:
@@ -384,7 +333,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--quick",
         action="store_true",
         help=f"a smoke run: --duration {QUICK_DURATION} --repetitions {QUICK_REPETITIONS}"
-        " unless given",
+        f" (--number {QUICK_NUMBER} with --instructions) unless given",
+    )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions per call under callgrind instead of loading servers with wrk",
+    )
+    parser.add_argument(
+        "--number",
+        type=positive_int,
+        help=f"with --instructions: counted calls per case and target (default {DEFAULT_NUMBER})",
     )
     return parser.parse_args(argv)
 
@@ -392,6 +351,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the benchmark the command line describes."""
     args = parse_args(argv)
+    if args.instructions:
+        count_instructions(args.number or (QUICK_NUMBER if args.quick else DEFAULT_NUMBER))
+        return
     duration = args.duration or (QUICK_DURATION if args.quick else DEFAULT_DURATION)
     repetitions = args.repetitions or (QUICK_REPETITIONS if args.quick else DEFAULT_REPETITIONS)
     check_tools()

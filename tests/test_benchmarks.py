@@ -2,7 +2,8 @@
 times every feature, ``instructions.py --quick`` counts the instructions of all off and all on,
 ``slowclients.py --quick`` runs every probe on the firefly command, ``onnxspeed.py --quick``
 times every variant of predict, ``models.py --quick`` loads a model endpoint and the
-hand-written function in every case, ``memory.py --quick`` measures every target's memory."""
+hand-written function in every case and ``models.py --instructions --quick`` counts their
+instructions, ``memory.py --quick`` measures every target's memory."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ INSTRUCTIONS_TIMEOUT = 240  # four Python processes under valgrind, two at a tim
 SLOW_CLIENTS_TIMEOUT = 120
 ONNX_SPEED_TIMEOUT = 60
 MODELS_TIMEOUT = 120  # two firefly train runs, two servers, eight wrk runs of a second and two
+MODEL_INSTRUCTIONS_TIMEOUT = 360  # two firefly train runs, eight Pythons under valgrind, 2 at once
 MEMORY_TIMEOUT = 120  # a forest fitted and three servers of two workers, each loading it
 SLOW_CLIENT_PROBES = {"slow-headers", "stalled-bodies", "both", "stalled-cut", "burst", "sigterm"}
 EXPECTED_ROWS = {
@@ -104,10 +106,13 @@ def test_quick_run_reports_every_target_and_function() -> None:
         assert re.search(verified, out, re.MULTILINE), out
 
 
-def run_quick(script: Path, timeout: int) -> str:
-    """Run ``script --quick``: its output, once it has exited 0."""
+def run_quick(script: Path, timeout: int, *options: str) -> str:
+    """Run ``script --quick [options]``: its output, once it has exited 0."""
     result = subprocess.run(
-        [sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=timeout
+        [sys.executable, str(script), "--quick", *options],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
     return result.stdout
@@ -194,6 +199,28 @@ def test_quick_models_run_compares_the_model_endpoint_and_the_function_in_every_
     assert all(value > 0 for value in rps.values()), out
     for case in sorted(cases):
         assert f"model / function rps, {case}: " in out, out
+    assert "goal >= 1.00" in out, out
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="counting instructions needs valgrind")
+@pytest.mark.timeout(MODEL_INSTRUCTIONS_TIMEOUT + 30)
+def test_quick_model_instruction_count_reports_both_targets_in_every_case() -> None:
+    pytest.importorskip("sklearn", reason="the benchmark trains scikit-learn pipelines")
+    out = run_quick(MODELS, MODEL_INSTRUCTIONS_TIMEOUT, "--instructions")
+    # a table row per case: model, xROWS, model's and function's instructions per call, ratio
+    rows = {
+        f"{cells[0]} {cells[1]}": [float(cell.replace(",", "")) for cell in cells[2:]]
+        for cells in map(str.split, out.splitlines())
+        if len(cells) == 5 and cells[1] in ("x1", "x100")
+    }
+    cases = {f"{model} x{rows}" for model in ("churn", "titanic") for rows in (1, 100)}
+    assert set(rows) == cases, out
+    for case, (model, function, ratio) in rows.items():
+        # a call runs millions of instructions, most of them in predict, alike in both
+        assert model > 1_000_000 and function > 1_000_000, (case, out)
+        assert ratio == pytest.approx(function / model, abs=0.001), (case, out)
+        assert 0.5 < ratio < 2, (case, out)
+        assert f"function / model instructions per call, {case}: " in out, out
     assert "goal >= 1.00" in out, out
 
 
