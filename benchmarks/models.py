@@ -35,7 +35,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -80,6 +79,7 @@ from run import (
     parse_wrk_output,
     run_wrk,
     verdict,
+    wait_until_listening,
 )
 
 DEFAULT_DURATION, DEFAULT_REPETITIONS = 5, 5
@@ -129,26 +129,6 @@ def start_server(target: str, models: Path, log_dir: Path) -> Server:
             start_new_session=True,  # Ctrl-C reaches us only; we stop the group ourselves
         )
     return Server(target, port, process, log_path)
-
-
-def wait_until_serving(server: Server, deadline: float) -> None:
-    """Wait for the port to open."""
-    while True:
-        if server.process.poll() is not None:
-            raise BenchmarkError(
-                f"{server.target} exited with code {server.process.returncode}:\n"
-                + server.log_tail()
-            )
-        try:
-            with socket.create_connection(("127.0.0.1", server.port), timeout=1):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise BenchmarkError(
-                    f"{server.target} did not listen on port {server.port}"
-                    f" within {START_TIMEOUT:.0f}s:\n{server.log_tail()}"
-                ) from None
-            time.sleep(0.1)
 
 
 def answer(server: Server, function: Function) -> Any:
@@ -302,7 +282,7 @@ def run(duration: int, repetitions: int, connections: int) -> None:
         progress(f"starting {', '.join(TARGETS)}")
         deadline = time.monotonic() + START_TIMEOUT
         for server in servers.values():
-            wait_until_serving(server, deadline)
+            wait_until_listening(server, server.target, deadline)
         check_answers(servers)
         results = measure(servers, duration, repetitions, connections)
     print(describe_settings(duration, repetitions, connections), end="\n\n")

@@ -325,24 +325,28 @@ def stop_server(server: Server) -> None:
     stop_group(server.process, STOP_TIMEOUT)
 
 
-def wait_until_serving(server: Server, deadline: float) -> None:
-    """Wait for the port to open, then check that every function answers correctly."""
+def wait_until_listening(server: Any, name: str, deadline: float) -> None:
+    """Wait for the port of ``server`` (with ``process``, ``port``, ``log_tail()``) to open."""
     while True:
         if server.process.poll() is not None:
             raise BenchmarkError(
-                f"{server.target.name} exited with code {server.process.returncode}:\n"
-                + server.log_tail()
+                f"{name} exited with code {server.process.returncode}:\n" + server.log_tail()
             )
         try:
             with socket.create_connection(("127.0.0.1", server.port), timeout=1):
-                break
+                return
         except OSError:
             if time.monotonic() > deadline:
                 raise BenchmarkError(
-                    f"{server.target.name} did not listen on port {server.port}"
+                    f"{name} did not listen on port {server.port}"
                     f" within {START_TIMEOUT:.0f}s:\n{server.log_tail()}"
                 ) from None
             time.sleep(0.1)
+
+
+def wait_until_serving(server: Server, deadline: float) -> None:
+    """Wait for the port to open, then check that every function answers correctly."""
+    wait_until_listening(server, server.target.name, deadline)
     for name in server.target.functions:
         check_answer(server, FUNCTIONS[name], max(1.0, deadline - time.monotonic()))
     if server.target.features is not None:
