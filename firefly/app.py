@@ -48,13 +48,22 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: What serving models imports beyond firefly's own requirements (the ``models`` extra).
+MODELS_NEED = ("numpy", "pandas")
 
 
 def enabled_features(settings: Config) -> tuple[Feature, ...]:
     """The features ``settings`` switch on, in the order they wrap calls and observe requests."""
     features: list[Feature] = [IndexFeature(settings), HealthFeature(settings)]
     if settings.models:
-        from .models.feature import ModelsFeature  # loads pandas: only when models are served
+        try:  # NumPy and pandas: only when models are served
+            from .models.feature import ModelsFeature
+        except ModuleNotFoundError as err:
+            if err.name not in MODELS_NEED:
+                raise
+            raise ConfigError(
+                f"serving models needs {err.name}: pip install firefly-python[models]"
+            ) from None
         from .models.v2 import V2Feature
 
         served = ModelsFeature(settings)

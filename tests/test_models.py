@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -407,8 +409,6 @@ def test_skops_files_load_trusted_types_only(tmp_path: Path) -> None:
         "from sklearn.linear_model import LogisticRegression\n"
         "class Custom(LogisticRegression):\n    pass\n"
     )
-    import sys
-
     sys.path.insert(0, str(tmp_path))
     try:
         import custom  # type: ignore[import-not-found]
@@ -423,3 +423,22 @@ def test_skops_files_load_trusted_types_only(tmp_path: Path) -> None:
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("custom", None)
+
+
+def test_without_pandas_serving_models_says_what_to_install(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "sys.modules['pandas'] = None  # as if it were not installed\n"
+        "from firefly import Firefly\n"
+        "from firefly.errors import ConfigError\n"
+        "try:\n"
+        f"    Firefly(models={str(tmp_path)!r})\n"
+        "except ConfigError as err:\n"
+        "    print(err)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == (
+        "serving models needs pandas: pip install firefly-python[models]"
+    )

@@ -16,15 +16,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ..errors import BadRequestError, PayloadTooLargeError, ValidationError
 from ..protocol import MAX_LISTED_ERRORS
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 #: The JSON types each kind of column accepts (besides null, always a missing value).
 NUMBER_TYPES = frozenset({int, float})
@@ -59,9 +57,6 @@ class FrameSchema:
         forbid_extra: bool = False,
         max_rows: int | None = None,
     ):
-        import pandas
-
-        self.pandas = pandas
         self.names = tuple(features)
         self.dtypes = {name: _column_kind(dtype) for name, dtype in features.items()}
         self.features = dict(features)
@@ -82,12 +77,15 @@ class FrameSchema:
             array = self._column(name, rows.columns[name], errors)
             if array is not None:
                 arrays[name] = array
+            elif not errors:  # never a column left out in silence
+                message = f"cannot be read as {self.features[name]}"
+                errors.append({"row": 0, "column": name, "message": message})
         if errors:
             raise _type_error(errors, rows.single)
         if self.all_float:  # one block, laid out as pandas keeps one: no copy, no consolidation
             block = np.vstack(list(arrays.values())).T
-            return self.pandas.DataFrame(block, columns=list(self.names), copy=False), rows.single
-        return self.pandas.DataFrame(arrays), rows.single  # its keys are self.names, in order
+            return pd.DataFrame(block, columns=list(self.names), copy=False), rows.single
+        return pd.DataFrame(arrays), rows.single  # its keys are self.names, in order
 
     def rows(self, payload: Any) -> Rows:
         """The records of ``payload`` by column, with their keys checked."""
@@ -188,15 +186,15 @@ class FrameSchema:
             return np.array(values, dtype=bool)
         if kind == "datetime":
             try:
-                return self.pandas.to_datetime(self.pandas.Series(values))
+                return pd.to_datetime(pd.Series(values), format="ISO8601")
             except (ValueError, TypeError):
-                _note_bad_dates(self.pandas, name, values, errors)
+                _note_bad_dates(name, values, errors)
                 return None
         if kind == "any":  # pandas infers the dtype, as from a CSV; null is NaN, as there
-            series = self.pandas.Series(values)
+            series = pd.Series(values)
             return series.to_numpy() if NONE not in types else series.fillna(np.nan).to_numpy()
         array = np.array([math.nan if v is None else v for v in values], dtype=object)
-        return array if kind != "category" else self.pandas.Categorical(array)
+        return array if kind != "category" else pd.Categorical(array)
 
 
 def _column_kind(dtype: str | None) -> str:
@@ -235,12 +233,10 @@ def _note_bad_values(
             )
 
 
-def _note_bad_dates(
-    pandas: Any, name: str, values: Sequence[Any], errors: list[dict[str, Any]]
-) -> None:
+def _note_bad_dates(name: str, values: Sequence[Any], errors: list[dict[str, Any]]) -> None:
     for row, value in enumerate(values):
         try:
-            pandas.to_datetime(value)
+            pd.to_datetime(value, format="ISO8601")
         except (ValueError, TypeError):
             if len(errors) < MAX_LISTED_ERRORS:
                 message = f"expected a date and time such as '2026-01-31T12:00:00', got {value!r}"
