@@ -16,7 +16,7 @@ the same settings (one worker, its default threads, the command's default featur
 
 Each server is pinned to core 0 and loaded by wrk on core 1, as in run.py; the runs
 alternate between the targets, case after case, for several repetitions (every other
-repetition backwards), and the table shows medians. The goal (issue 10): the model
+repetition backwards), and the table shows medians. The goal: the model
 endpoint at least as fast as the function, a ratio of at least 1.00 in every case.
 
 wrk cannot tell a few percent apart on a busy machine: ``--instructions`` counts instead the

@@ -15,7 +15,7 @@ predicts a DataFrame of 1 row, then of 100, as the model endpoints call it:
   costs besides the network. Their speed-up is the ONNX endpoint's over the joblib one's.
 
 The variants are timed in turn (interleaved), several times; a variant's time is the
-least of its repeats, the one least disturbed by other programs. The goal (issue 10):
+least of its repeats, the one least disturbed by other programs. The goal:
 OnnxModel at least 3x scikit-learn's throughput per row.
 
 (Named ``onnxspeed.py``, not ``onnx.py``: run as a script, that would shadow the onnx
