@@ -34,6 +34,7 @@ from .logs import ensure_firefly_handler
 from .middleware.auth import TokenAuthMiddleware
 from .middleware.cors import CorsMiddleware
 from .middleware.requestid import RequestIdMiddleware
+from .models import model_features
 from .protocol import form_too_large_error
 from .registry import FunctionSpec, Registry
 from .responses import JSON_CONTENT_TYPE, encode_error, server_error_response
@@ -48,26 +49,13 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 F = TypeVar("F", bound=Callable[..., Any])
-#: What serving models imports beyond firefly's own requirements (the ``models`` extra).
-MODELS_NEED = ("numpy", "pandas")
 
 
 def enabled_features(settings: Config) -> tuple[Feature, ...]:
     """The features ``settings`` switch on, in the order they wrap calls and observe requests."""
     features: list[Feature] = [IndexFeature(settings), HealthFeature(settings)]
     if settings.models:
-        try:  # NumPy and pandas: only when models are served
-            from .models.feature import ModelsFeature
-        except ModuleNotFoundError as err:
-            if err.name not in MODELS_NEED:
-                raise
-            raise ConfigError(
-                f"serving models needs {err.name}: pip install firefly-python[models]"
-            ) from None
-        from .models.v2 import V2Feature
-
-        served = ModelsFeature(settings)
-        features += [served, V2Feature(settings, served.models)]
+        features += model_features(settings)
     if settings.docs:
         features.append(DocsFeature(settings))
     if settings.access_log:
