@@ -2,7 +2,7 @@
 """ONNX vs scikit-learn: predict throughput of one pipeline, in process, per row and per batch.
 
 A ``StandardScaler`` + ``LogisticRegression`` pipeline is trained on 10 numeric columns,
-converted with :func:`firefly.models.onnx.convert` and loaded as the server loads it,
+converted with :func:`firefly.models.onnxconvert.convert` and loaded as the server loads it,
 with :class:`firefly.models.onnx.OnnxModel` (one onnxruntime thread). Each variant
 predicts a DataFrame of 1 row, then of 100, as the model endpoints call it:
 
@@ -72,7 +72,8 @@ def calls(estimator: Any, frame: Any) -> dict[tuple[str, int], Callable[[], Any]
     """One predict call of each variant and batch size, checked to answer alike."""
     import numpy as np
 
-    from firefly.models.onnx import LABEL_OUTPUT, OnnxModel, convert
+    from firefly.models.onnx import LABEL_OUTPUT, OnnxModel
+    from firefly.models.onnxconvert import convert
 
     onnx_bytes = convert(estimator, frame)
     model = OnnxModel(onnx_bytes)

@@ -27,7 +27,8 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 from firefly.errors import ConfigError  # noqa: E402
 from firefly.models import onnx  # noqa: E402
-from firefly.models.onnx import OnnxMismatchError, OnnxModel, check, convert  # noqa: E402
+from firefly.models.onnx import OnnxModel  # noqa: E402
+from firefly.models.onnxconvert import OnnxMismatchError, check, convert  # noqa: E402
 
 ROWS = 300
 TOLERANCE = 1e-4

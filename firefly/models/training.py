@@ -295,14 +295,14 @@ def to_onnx(
 ) -> tuple[bytes, dict[str, float], list[str]]:
     """The ONNX copy of ``estimator`` checked on ``frame``, the check, and the copy's methods."""
     progress.start("converting to ONNX")
-    from . import onnx  # its converter and runtime are imported, and their absence told, there
+    from . import onnx, onnxconvert  # they import skl2onnx and onnxruntime, and tell their absence
 
-    onnx_bytes = onnx.convert(estimator, frame)
+    onnx_bytes = onnxconvert.convert(estimator, frame)
     copy = onnx.OnnxModel(onnx_bytes)
     try:
-        difference = onnx.check(estimator, copy, frame, tolerance)
-    except onnx.OnnxMismatchError as err:
-        raise onnx.OnnxMismatchError(
+        difference = onnxconvert.check(estimator, copy, frame, tolerance)
+    except onnxconvert.OnnxMismatchError as err:
+        raise onnxconvert.OnnxMismatchError(
             f"{err}; nothing was written (allow more with --onnx-tolerance, or leave out --onnx)"
         ) from None
     progress.done(
