@@ -22,23 +22,23 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import flask
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException
 from werkzeug.sansio.response import Response
 
 from .config import Config, FunctionOptions, with_settings
 from .dispatch import FunctionDispatcher, FunctionEndpoint
 from .encoding import FireflyJSONProvider
-from .errors import ConfigError, error_for_status
+from .errors import ConfigError
 from .features import FastRoute, Feature, Route, Service, build_invoke, public_routes
 from .logs import ensure_firefly_handler
 from .middleware.auth import TokenAuthMiddleware
 from .middleware.cors import CorsMiddleware
 from .middleware.requestid import RequestIdMiddleware
 from .models import model_features
-from .protocol import form_too_large_error
 from .registry import FunctionSpec, Registry
-from .responses import JSON_CONTENT_TYPE, encode_error, server_error_response
+from .responses import server_error_response
 from .routes.docs import DocsFeature
+from .routes.errors import http_error_response
 from .routes.health import Health, HealthFeature
 from .routes.index import IndexFeature
 from .telemetry.accesslog import AccessLogFeature
@@ -252,27 +252,8 @@ class Firefly(flask.Flask):
 
     def http_error(self, error: HTTPException) -> Response:
         """Answer Flask's HTTP errors in firefly's JSON error format."""
-        request = flask.request
-        status = error.code or 500
-        if isinstance(error, NotFound):
-            firefly_error = error_for_status(status, f"no function or route at {request.path!r}")
-        elif isinstance(error, MethodNotAllowed):
-            message = f"method {request.method} is not allowed for {request.path!r}"
-            firefly_error = error_for_status(status, message)
-        elif isinstance(error, RequestEntityTooLarge):
-            settings = self.settings
-            firefly_error = form_too_large_error(
-                request, settings.max_content_length, settings.max_form_parts
-            )
-        else:
-            firefly_error = error_for_status(status, error.description or error.name)
-        response = self.response_class(
-            encode_error(request.environ, firefly_error), status, mimetype=JSON_CONTENT_TYPE
-        )
-        for header, value in error.get_headers():
-            if header.lower() != "content-type":
-                response.headers[header] = value
-        return response
+        settings = self.settings
+        return http_error_response(error, settings.max_content_length, settings.max_form_parts)
 
     def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Send function calls to their endpoints and everything else to Flask."""

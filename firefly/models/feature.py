@@ -18,10 +18,10 @@ import flask
 
 from ..config import Config
 from ..config.options import MODEL_METHODS
-from ..errors import HTTPError, MethodNotAllowedError, NotFoundError
+from ..errors import MethodNotAllowedError, NotFoundError
 from ..features import BuildInvoke, FastRoute, Feature, Route
 from ..registry import ModelSpec
-from ..responses import JSON_CONTENT_TYPE, encode_error
+from ..routes.errors import error_response
 from .endpoint import ModelEndpoint
 from .openapi import SCHEMAS, describe_operation, method_operation
 from .served import Models, ServedModel
@@ -138,9 +138,9 @@ class ModelsFeature(Feature):
         if loaded is None:
             if version in MODEL_METHODS:  # /<name>/<method> of a method the model does not serve
                 return self.no_method(name, served.default_version, version)
-            return _error(unknown_version(served, version))
+            return error_response(unknown_version(served, version))
         if flask.request.method != "GET":
-            return _error(_wrong_method(f"model {name!r} version {version!r}", "GET"))
+            return error_response(_wrong_method(f"model {name!r} version {version!r}", "GET"))
         return flask.jsonify(loaded.describe())
 
     def no_method(self, name: str, version: str, method: str) -> flask.Response:
@@ -148,8 +148,8 @@ class ModelsFeature(Feature):
         served = self.models.models[name]
         loaded = served.versions.get(version)
         if loaded is None:
-            return _error(unknown_version(served, version))
-        return _error(
+            return error_response(unknown_version(served, version))
+        return error_response(
             NotFoundError(
                 f"model {name!r} version {version!r} has no method {method!r};"
                 f" methods: {', '.join(loaded.methods)}"
@@ -170,8 +170,3 @@ def _wrong_method(what: str, allowed: str) -> MethodNotAllowedError:
     return MethodNotAllowedError(
         f"method {flask.request.method} is not allowed for {what}: use {allowed}"
     )
-
-
-def _error(error: HTTPError) -> flask.Response:
-    body = encode_error(flask.request.environ, error)
-    return flask.Response(body, error.status_code, mimetype=JSON_CONTENT_TYPE)

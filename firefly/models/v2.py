@@ -33,7 +33,7 @@ from ..config import Config
 from ..errors import HTTPError, NotFoundError, ServiceUnavailableError
 from ..features import BuildInvoke, FastRoute, Feature, Route, Service
 from ..registry import ModelSpec
-from ..responses import JSON_CONTENT_TYPE, encode_error
+from ..routes.errors import error_response
 from ..routes.health import Health, HealthFeature
 from ..version import __version__
 from .feature import unknown_version
@@ -181,7 +181,7 @@ class V2Feature(Feature):
         """``GET /v2/health/ready``: 200 when the worker is ready, else 503 (as ``/-/ready``)."""
         not_ready = self._not_ready()
         if not_ready is not None:
-            return _error(not_ready)
+            return error_response(not_ready)
         return flask.jsonify({"ready": True})
 
     def model_metadata(self, name: str, version: str | None = None) -> flask.Response:
@@ -189,7 +189,7 @@ class V2Feature(Feature):
         try:
             served, loaded = self._find(name, version)
         except HTTPError as error:
-            return _error(error)
+            return error_response(error)
         return flask.jsonify(model_metadata(served, loaded))
 
     def model_ready(self, name: str, version: str | None = None) -> flask.Response:
@@ -198,10 +198,10 @@ class V2Feature(Feature):
         try:
             served, loaded = self._find(name, version)
         except HTTPError as error:
-            return _error(error)
+            return error_response(error)
         not_ready = self._not_ready(name=served.name, version=loaded.version)
         if not_ready is not None:
-            return _error(not_ready)
+            return error_response(not_ready)
         return flask.jsonify({"name": served.name, "version": loaded.version, "ready": True})
 
     def not_served(self, name: str, version: str | None = None) -> flask.Response:
@@ -210,9 +210,9 @@ class V2Feature(Feature):
         try:
             served, loaded = self._find(name, version)
         except HTTPError as error:
-            return _error(error)
+            return error_response(error)
         # Loaded after this worker assembled its endpoints (a reload in this very process).
-        return _error(
+        return error_response(
             ServiceUnavailableError(
                 f"model {served.name!r} version {loaded.version!r} was loaded after this worker"
                 " started: the workers started from now on serve it"
@@ -238,8 +238,3 @@ class V2Feature(Feature):
         if health.warmup_error is not None:
             message = f"not ready: the warm-up call of {health.warmup_error}"
         return ServiceUnavailableError(message, ready=False, **details)
-
-
-def _error(error: HTTPError) -> flask.Response:
-    body = encode_error(flask.request.environ, error)
-    return flask.Response(body, error.status_code, mimetype=JSON_CONTENT_TYPE)

@@ -21,8 +21,8 @@ import flask
 from ..config import Config
 from ..errors import ServiceUnavailableError
 from ..features import Feature, Route, Service
-from ..responses import JSON_CONTENT_TYPE, encode_error
 from ..version import __version__
+from .errors import error_response
 from .openapi import error_refs, json_content, schema_ref, service_operation
 
 logger = logging.getLogger("firefly")
@@ -172,8 +172,7 @@ class HealthFeature(Feature):
             details["warmup_error"] = health.warmup_error
             message = f"not ready: the warm-up call of {health.warmup_error}"
         error = ServiceUnavailableError(message, status=status, **details)
-        body = encode_error(flask.request.environ, error)
-        return flask.Response(body, 503, mimetype=JSON_CONTENT_TYPE)
+        return error_response(error)
 
     def details(self) -> dict[str, Any]:
         """What both checks tell besides the status (``app`` and ``version`` as in ``GET /``)."""
