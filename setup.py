@@ -28,11 +28,14 @@ TEST_REQUIRES = [
     "skl2onnx>=1.16",
     "skops>=0.10",  # .skops model files
     "tritonclient[http]>=2.40",  # the client of the V2 protocol's end-to-end tests
+    "psycopg[binary]>=3.1",  # the prediction log's tests on PostgreSQL
 ]
 #: Serving models from files (firefly --models): records to DataFrames, joblib and skops files.
 MODELS_REQUIRES = ["pandas>=2.0", "numpy>=1.24", "joblib>=1.3", "scikit-learn>=1.3", "skops>=0.10"]
 #: .onnx files on onnxruntime, and firefly train --onnx (skl2onnx).
 ONNX_REQUIRES = MODELS_REQUIRES + ["onnxruntime>=1.17", "skl2onnx>=1.16"]
+#: The prediction log on PostgreSQL (postgresql+psycopg:// URLs).
+POSTGRES_REQUIRES = ["psycopg[binary]>=3.1"]
 GRANIAN_REQUIRES = ["granian[reload]>=2.5"]  # [reload]: watchfiles, for --reload
 LINT_REQUIRES = ["ruff>=0.6", "mypy>=1.10", "types-PyYAML", "types-requests"]
 DOCS_REQUIRES = ["sphinx>=7"]
@@ -44,7 +47,15 @@ setup(
     long_description=(HERE / "README.rst").read_text(),
     long_description_content_type="text/x-rst",
     packages=find_packages(include=["firefly", "firefly.*"]),
-    package_data={"firefly": ["py.typed"]},
+    package_data={
+        "firefly": ["py.typed"],
+        "firefly.predictionlog": [
+            "migrations/*.py",
+            "migrations/*.mako",
+            "migrations/versions/*.py",
+            "static/*",
+        ],
+    },
     python_requires=">=3.10",
     install_requires=[
         "flask>=3.0",
@@ -57,10 +68,13 @@ setup(
         "pydantic>=2.12",
         "prometheus-client>=0.20",
         "swagger-ui-py>=23.9",
-        "rich>=13",  # firefly train's progress on a terminal
+        "rich>=13",  # firefly train's and firefly log export's progress on a terminal
+        "sqlalchemy>=2.0",  # the prediction log's database
+        "alembic>=1.13",  # and its migrations
     ],
     extras_require={
         "granian": GRANIAN_REQUIRES,
+        "postgres": POSTGRES_REQUIRES,
         "models": MODELS_REQUIRES,
         "onnx": ONNX_REQUIRES,
         "test": TEST_REQUIRES,

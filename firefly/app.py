@@ -29,12 +29,21 @@ from .config import Config, FunctionOptions, with_settings
 from .dispatch import FunctionDispatcher, FunctionEndpoint
 from .encoding import FireflyJSONProvider
 from .errors import ConfigError
-from .features import FastRoute, Feature, Route, Service, build_invoke, public_routes
+from .features import (
+    FastRoute,
+    Feature,
+    Route,
+    Service,
+    build_invoke,
+    public_routes,
+    wrap_endpoint,
+)
 from .logs import ensure_firefly_handler
 from .middleware.auth import TokenAuthMiddleware
 from .middleware.cors import CorsMiddleware
 from .middleware.requestid import RequestIdMiddleware
 from .models import model_features
+from .predictionlog import PredictionLogFeature, logs_models
 from .registry import FunctionSpec, Registry
 from .responses import server_error_response
 from .routes.docs import DocsFeature
@@ -62,6 +71,8 @@ def enabled_features(settings: Config) -> tuple[Feature, ...]:
         features.append(AccessLogFeature(settings))
     if settings.metrics:
         features.append(MetricsFeature(settings))
+    if settings.prediction_log or logs_models(settings, features):
+        features.append(PredictionLogFeature(settings))
     return tuple(features)
 
 
@@ -240,6 +251,8 @@ class Firefly(flask.Flask):
                     f"path {spec.path!r} of function {spec.name!r} is reserved for {route.rule!r}"
                 )
         self.registry.add(spec)
+        if spec.options.log and not any(isinstance(f, PredictionLogFeature) for f in self.features):
+            self.add_feature(PredictionLogFeature(self.settings))
 
     def _check_setup(self, method: str, what: str) -> None:
         """Refuse to change what is served once serving, as Flask's setup methods do."""
@@ -315,8 +328,12 @@ class Firefly(flask.Flask):
             observer for feature in self.features if (observer := feature.observer()) is not None
         ]
         self._server_errors = self._outer_middleware(server_error_response, observers)
-        paths: dict[str, WSGIApplication] = {**endpoints}
-        paths.update((route.path, route.app) for route in fast_routes)
+        features = self.features
+        paths = {
+            path: wrap_endpoint((endpoint.spec,), endpoint, features)
+            for path, endpoint in endpoints.items()
+        }
+        paths.update((r.path, wrap_endpoint(r.specs, r.app, features)) for r in fast_routes)
         self._stack = self._middleware(FunctionDispatcher(paths, super().wsgi_app), observers)
         _shutdown_at_exit(self)
         return self._stack

@@ -107,6 +107,12 @@ class MethodNotAllowedError(HTTPError):
     status_code = 405
 
 
+class ConflictError(HTTPError):
+    """409: the request conflicts with what is stored (an observation id logged before)."""
+
+    status_code = 409
+
+
 class PayloadTooLargeError(HTTPError):
     """413: the request body is larger than the server accepts."""
 
@@ -155,6 +161,7 @@ ERRORS_BY_STATUS: dict[int, type[HTTPError]] = {
         ForbiddenError,
         NotFoundError,
         MethodNotAllowedError,
+        ConflictError,
         PayloadTooLargeError,
         ValidationError,
         RemoteError,

@@ -11,6 +11,9 @@ may bring any of:
   of Flask, as function calls are (the model methods);
 - :meth:`Feature.wrap`: a wrapper of a function's (or model method's)
   ``invoke``, chosen per function when the app is assembled;
+- :meth:`Feature.wrap_endpoint`: a WSGI wrapper of a function's (or model
+  method's) endpoint, for what a feature needs of the HTTP exchange around a
+  call (its headers, status and duration: the prediction log);
 - :meth:`Feature.observer`: an observer of every finished request;
 - :meth:`Feature.index_entries` and :meth:`Feature.health_entries`: entries it adds to
   ``GET /`` and to the health checks;
@@ -92,11 +95,14 @@ class FastRoute:
     :param path: the exact path (``/churn/v2/predict``).
     :param app: the WSGI endpoint answering it.
     :param operation: its OpenAPI ``POST`` operation; None leaves it out of the document.
+    :param specs: the callables it calls (one model method, or the methods of a V2
+        infer endpoint), for the features wrapping endpoints.
     """
 
     path: str
     app: WSGIApplication
     operation: dict[str, Any] | None = None
+    specs: tuple[CallSpec, ...] = ()
 
 
 class ServedFunction(Protocol):
@@ -155,6 +161,16 @@ class Feature:
         """
         return invoke
 
+    def wrap_endpoint(
+        self, specs: Sequence[CallSpec], endpoint: WSGIApplication
+    ) -> WSGIApplication:
+        """The WSGI endpoint calling ``specs`` with this feature around it, or ``endpoint`` itself.
+
+        Asked once per path answered on the fast path when the app is
+        assembled, after :meth:`start`; the first feature's wrapper is the innermost.
+        """
+        return endpoint
+
     def index_entries(self) -> Mapping[str, Any]:
         """Entries it adds to ``GET /`` (``{"models": ...}``); asked on each request."""
         return {}
@@ -188,6 +204,15 @@ def build_invoke(spec: CallSpec, features: Iterable[Feature]) -> Invoke:
     for feature in features:
         invoke = feature.wrap(spec, invoke)
     return invoke
+
+
+def wrap_endpoint(
+    specs: Sequence[CallSpec], endpoint: WSGIApplication, features: Iterable[Feature]
+) -> WSGIApplication:
+    """The endpoint of ``specs``, wrapped by each feature in turn."""
+    for feature in features:
+        endpoint = feature.wrap_endpoint(specs, endpoint)
+    return endpoint
 
 
 def public_routes(routes: Iterable[Route]) -> tuple[tuple[str, ...], tuple[str, ...]]:

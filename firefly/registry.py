@@ -98,6 +98,8 @@ class ModelSpec:
     method: str
     path: str
     func: Callable[..., Any]
+    #: Whether its calls go to the prediction log (the ``log`` option); None: the app's setting.
+    log: bool | None = None
 
     @property
     def name(self) -> str:

@@ -193,3 +193,42 @@ def gunicorn_server(tmp_path: Path):
         )
 
     return start
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """The URL of a SQLite file of the test's own."""
+    return f"sqlite:///{tmp_path / 'predictions.db'}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """The URL of a fresh PostgreSQL database on FIREFLY_TEST_POSTGRES_URL's server, dropped after.
+
+    Skipped when the variable is unset; a server that does not answer fails the test.
+    """
+    server = os.environ.get("FIREFLY_TEST_POSTGRES_URL")
+    if not server:
+        pytest.skip("set FIREFLY_TEST_POSTGRES_URL to run the PostgreSQL tests")
+    import sqlalchemy
+    from sqlalchemy.engine import make_url
+
+    base = make_url(server).set(drivername="postgresql+psycopg")
+    name = f"firefly_test_{os.getpid()}_{time.monotonic_ns()}"
+    admin = sqlalchemy.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """A fresh database of each kind in turn: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    return request.getfixturevalue("postgres_url")

@@ -88,6 +88,15 @@ class FunctionOptions(Options):
         parse_arguments,
         "Keyword arguments of one call made before the worker reports ready.",
     )
+    log: bool | None = option(
+        parse_bool,
+        "Log its calls to the prediction log; unset: logged when ``prediction_log`` is set.",
+    )
+    observation_id: str | None = option(
+        parse_text,
+        "The argument holding the caller's id of what is predicted, logged as its observation"
+        " id when no ``X-Observation-ID`` header is sent.",
+    )
 
 
 #: The methods a model may serve, in the order they are listed.
@@ -139,4 +148,8 @@ class ModelOptions(Options):
     )
     meta: dict[str, Any] | None = option(  # noqa: RUF009 (a dataclasses.field)
         parse_mapping, "Free-form description shown by ``GET /<name>/<version>``."
+    )
+    log: bool | None = option(
+        parse_bool,
+        "Log its calls to the prediction log; unset: logged when ``prediction_log`` is set.",
     )

@@ -68,6 +68,35 @@ def parse_seconds(value: Any) -> float:
     return seconds
 
 
+def parse_fraction(value: Any) -> float:
+    """A number above 0 and at most 1 (also from its decimal string)."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a fraction above 0 and at most 1, got {value!r}")
+    try:
+        fraction = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected a fraction above 0 and at most 1, got {value!r}") from None
+    if not 0 < fraction <= 1:
+        raise ValueError(f"expected a fraction above 0 and at most 1, got {value!r}")
+    return fraction
+
+
+def parse_database_url(value: Any) -> str | None:
+    """A SQLAlchemy database URL (``sqlite:///predictions.db``), or ``off`` for none."""
+    if value is None or value is False:
+        return None
+    text = parse_text(value)
+    if text.lower() in ("off", "false", "none", "no"):
+        return None
+    scheme, separator, _rest = text.partition("://")
+    if not separator or not scheme or not scheme.replace("+", "").replace("_", "").isalnum():
+        raise ValueError(
+            f"expected a database URL such as sqlite:///predictions.db or"
+            f" postgresql+psycopg://user@host/db, got {value!r}"
+        )
+    return text
+
+
 def parse_label(value: Any) -> str:
     """A string, or a YAML number such as ``1.0`` read as its text."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):

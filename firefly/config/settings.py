@@ -20,7 +20,9 @@ from .parsers import (
     choice,
     parse_bind,
     parse_bool,
+    parse_database_url,
     parse_destination,
+    parse_fraction,
     parse_from,
     parse_label,
     parse_mapping,
@@ -255,6 +257,28 @@ class Config:
         "FIREFLY_ACCESS_LOG_BACKUPS",
         "Rotated access log files kept.",
         metavar="N",
+    )
+    prediction_log: str | None = setting(
+        None,
+        parse_database_url,
+        "FIREFLY_PREDICTION_LOG",
+        "Log every call to this database (a SQLAlchemy URL such as ``sqlite:///predictions.db``);"
+        " per function or model: ``log`` in the config file (see docs/predictionlog.rst).",
+        metavar="URL",
+    )
+    prediction_log_sample: float = setting(
+        1.0,
+        parse_fraction,
+        "FIREFLY_PREDICTION_LOG_SAMPLE",
+        "Fraction of the calls of a logged function that are logged, above 0 and at most 1.",
+        metavar="FRACTION",
+    )
+    prediction_log_queue: int = setting(
+        10_000,
+        parse_positive_int,
+        "FIREFLY_PREDICTION_LOG_QUEUE",
+        "Rows a worker holds waiting for the database; more are dropped and counted.",
+        metavar="ROWS",
     )
     shutdown_delay: float = setting(
         0.0,

@@ -42,6 +42,15 @@ class ModelsFeature(Feature):
         self.settings = settings
         self.models = models if models is not None else Models.load(settings.models)
 
+    @property
+    def logs_calls(self) -> bool:
+        """Whether a version served asks for the prediction log (``log: true``)."""
+        return any(
+            version.source.options.log
+            for served in self.models
+            for version in served.versions.values()
+        )
+
     def routes(self) -> Sequence[Route]:
         """``GET /<name>``, ``GET /<name>/<version>``, and the 404 of any other path under them."""
         routes: list[Route] = []
@@ -80,11 +89,16 @@ class ModelsFeature(Feature):
                 for method in version.methods:
                     path = f"/{served.name}/{version.version}/{method}"
                     spec = ModelSpec(
-                        served.name, version.version, method, path, version.method(method)
+                        served.name,
+                        version.version,
+                        method,
+                        path,
+                        version.method(method),
+                        version.source.options.log,
                     )
                     endpoint = ModelEndpoint(version, method, build_invoke(spec), limit)
                     routes.append(
-                        FastRoute(path, endpoint, method_operation(version, method, False))
+                        FastRoute(path, endpoint, method_operation(version, method, False), (spec,))
                     )
                     if default:
                         routes.append(
@@ -92,6 +106,7 @@ class ModelsFeature(Feature):
                                 f"/{served.name}/{method}",
                                 endpoint,
                                 method_operation(version, method, True),
+                                (spec,),
                             )
                         )
         return routes

@@ -141,22 +141,27 @@ class V2Feature(Feature):
         for served in self.models:
             for version in served.versions.values():
                 path = f"{PREFIX}/models/{served.name}/versions/{version.version}/infer"
-                invokes = {
-                    method: build_invoke(
-                        ModelSpec(
-                            served.name, version.version, method, path, version.method(method)
-                        )
+                specs = tuple(
+                    ModelSpec(
+                        served.name,
+                        version.version,
+                        method,
+                        path,
+                        version.method(method),
+                        version.source.options.log,
                     )
                     for method in version.methods
-                }
+                )
+                invokes = {spec.method: build_invoke(spec) for spec in specs}
                 endpoint = V2InferEndpoint(version, invokes, limit)
-                routes.append(FastRoute(path, endpoint, infer_operation(version, False)))
+                routes.append(FastRoute(path, endpoint, infer_operation(version, False), specs))
                 if version.version == served.default_version:
                     routes.append(
                         FastRoute(
                             f"{PREFIX}/models/{served.name}/infer",
                             endpoint,
                             infer_operation(version, True),
+                            specs,
                         )
                     )
         return routes
