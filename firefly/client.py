@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import requests
@@ -26,6 +28,9 @@ from .files import is_file
 DEFAULT_TIMEOUT = 60.0
 FILE_CONTENT_TYPE = "application/octet-stream"
 JSON_HEADERS = {"Content-Type": "application/json"}
+PREDICTION_ID_HEADER = "X-Prediction-ID"
+#: ``outcome`` left out of :meth:`Client.feedback` (None is an outcome: JSON's null).
+NO_OUTCOME: Any = object()
 #: The methods a served model may have: ``client.<model>.<method>(records)`` calls them.
 MODEL_METHODS = ("predict", "predict_proba", "decision_function", "transform")
 
@@ -51,6 +56,7 @@ class Client:
         self.timeout = timeout
         self.session = session or requests.Session()
         self._metadata: dict[str, Any] | None = None
+        self._last = threading.local()  # each thread's last answer, for last_prediction_id
 
     def __getattr__(self, name: str) -> RemoteFunction:
         if name.startswith("_"):
@@ -109,6 +115,43 @@ class Client:
             response = self._send("POST", path, data=body, headers=JSON_HEADERS)
         return self._handle(response)
 
+    @property
+    def last_prediction_id(self) -> str | None:
+        """The ``X-Prediction-ID`` of this thread's last call: its row in the prediction log
+        (None when that call was not logged)."""
+        return getattr(self._last, "prediction_id", None)
+
+    def feedback(
+        self,
+        prediction_id: str | Sequence[Mapping[str, Any]] | None = None,
+        outcome: Any = NO_OUTCOME,
+        *,
+        function: str | None = None,
+        observation_id: str | int | None = None,
+    ) -> dict[str, Any]:
+        """Record what really happened to logged calls (``POST /-/feedback``).
+
+        ``client.feedback(prediction_id, outcome)`` or
+        ``client.feedback(function="churn", observation_id=42, outcome=1)`` returns
+        the updated row and raises :class:`~firefly.NotFoundError` for an unknown
+        call; ``client.feedback([{"id": ..., "outcome": ...}, ...])`` returns the
+        counts and a result per item (``updated``, ``not_found`` or ``invalid``).
+        """
+        if prediction_id is not None and not isinstance(prediction_id, str):
+            if outcome is not NO_OUTCOME or function is not None or observation_id is not None:
+                raise TypeError("feedback(items) takes the list of items alone")
+            return self.post_json("/-/feedback", list(prediction_id))
+        if outcome is NO_OUTCOME:
+            raise TypeError("feedback() needs the outcome")
+        if prediction_id is not None:
+            if function is not None or observation_id is not None:
+                raise TypeError("feedback() takes a prediction id, or function and observation_id")
+            return self.post_json("/-/feedback", {"id": prediction_id, "outcome": outcome})
+        if function is None or observation_id is None:
+            raise TypeError("feedback() needs a prediction id, or function and observation_id")
+        item = {"function": function, "observation_id": observation_id, "outcome": outcome}
+        return self.post_json("/-/feedback", item)
+
     def post_json(self, path: str, body: Any) -> Any:
         """POST ``body`` as JSON to ``path``; return the decoded answer (errors raise)."""
         data = json.dumps(body, default=_plain)
@@ -133,6 +176,7 @@ class Client:
             raise ConnectError(f"could not connect to {self.server_url}: {err}") from err
 
     def _handle(self, response: requests.Response) -> Any:
+        self._last.prediction_id = response.headers.get(PREDICTION_ID_HEADER)
         if response.status_code == 200:
             if response.headers.get("Content-Type") == FILE_CONTENT_TYPE:
                 response.raw.decode_content = True

@@ -13,6 +13,7 @@ lock, so that workers starting together do it once.
 
 from __future__ import annotations
 
+import logging
 import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -121,12 +122,21 @@ def prepare(engine: Engine) -> None:
     """
     from alembic import command
 
+    quiet_alembic()
     with engine.connect().execution_options(**WRITE) as connection, connection.begin():
         if engine.dialect.name == "postgresql":
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         config = alembic_config()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def quiet_alembic() -> None:
+    """Keep Alembic's INFO lines (its plugins, each migration's context) out of firefly's log,
+    unless its logger was configured."""
+    alembic_logger = logging.getLogger("alembic")
+    if alembic_logger.level == logging.NOTSET:
+        alembic_logger.setLevel(logging.WARNING)
 
 
 def alembic_config() -> AlembicConfig:

@@ -118,7 +118,7 @@ class Writer:
 
     def put(self, row: dict[str, Any]) -> bool:
         """Queue ``row``; False when the queue is full and it was dropped (and counted)."""
-        if len(self.rows) >= self.capacity:
+        if len(self.rows) + len(self._batch) >= self.capacity:
             next(self._overflowed)
             return False
         self.rows.append(row)
@@ -283,7 +283,7 @@ class Writer:
                     " firefly_prediction_log_dropped_total",
                     self.capacity,
                 )
-        elif self._dropping and len(self.rows) < self.capacity:
+        elif self._dropping and self.depth < self.capacity:
             self._dropping = False
             logger.warning(
                 "prediction log: the queue has room again; %d rows were dropped in all",
