@@ -1,4 +1,4 @@
-"""A TCP forwarder on 127.0.0.1 that a test can cut and restore: a database that goes down and back."""
+"""A TCP forwarder on 127.0.0.1 that a test can cut and restore: a database going down and back."""
 
 from __future__ import annotations
 

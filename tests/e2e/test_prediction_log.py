@@ -1,14 +1,12 @@
-"""The prediction log end to end: real firefly and gunicorn processes writing to a real SQLite file
-and a real PostgreSQL database, stopped gracefully, recycled, reloaded, and cut off from the database."""
+"""The prediction log end to end: real firefly and gunicorn processes writing to a real SQLite
+file and a real PostgreSQL database, stopped gracefully, recycled, reloaded, and cut off from it."""
 
 from __future__ import annotations
 
 import concurrent.futures
-import os
 import re
 import signal
 import time
-from pathlib import Path
 
 import pytest
 import requests
