@@ -11,6 +11,7 @@ import click
 from click_default_group import DefaultGroup
 
 from ..version import __version__
+from .log import log_group
 from .serve import serve_command
 from .train import train_command
 
@@ -33,6 +34,7 @@ def cli() -> None:
 
 cli.add_command(serve_command)
 cli.add_command(train_command)
+cli.add_command(log_group)
 
 
 def main() -> None:
