@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from firefly.predictionlog.table import predictions
 
-from ..conftest import APPS, free_port, stop
+from ..conftest import APPS, firefly_command, free_port, serve, stop
 from ..modelfiles import save_repository
 from .tcpproxy import TcpProxy
 
@@ -309,3 +309,16 @@ def test_sampling_logs_a_fraction_of_the_calls(firefly_server, sqlite_url):
     logged = sum(call_square_sampled)
     assert 50 <= logged <= 150  # 100 expected; the bounds are 5 standard deviations off
     assert len(rows(sqlite_url)) == logged
+
+
+def test_granian_workers_write_every_row_on_a_graceful_stop(tmp_path, sqlite_url):
+    port = free_port()
+    args = firefly_command(
+        "--server", "granian", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+        "--prediction-log", sqlite_url, "funcs.square",
+    )  # fmt: skip
+    with serve(args, port, log_dir=tmp_path) as server:
+        prediction_ids = call_square(server.url, 500, threads=8)
+        stop(server.process)
+        assert server.process.returncode == 0, server.log()
+    assert sorted(row["prediction_id"] for row in rows(sqlite_url)) == sorted(prediction_ids)
