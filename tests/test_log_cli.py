@@ -275,3 +275,19 @@ def test_a_path_is_not_a_database(runner, tmp_path: Path):
     assert result.stderr == (
         f"Error: cannot read the prediction log in sqlite:///{text}: file is not a database\n"
     )
+
+
+def test_upgrade_creates_the_table_once_and_says_its_revision(runner, database_url):
+    for _ in range(2):
+        result = runner.invoke(cli, ["log", "upgrade", "-d", database_url])
+        assert result.exit_code == 0, result.output
+        assert result.output.strip().endswith("is at revision 0001")
+    exported = runner.invoke(cli, ["log", "export", "-d", database_url])
+    assert (exported.exit_code, exported.output) == (0, "")  # the table is there, empty
+
+
+def test_upgrade_of_an_unreachable_database_is_one_line(runner):
+    result = runner.invoke(cli, ["log", "upgrade", "-d", "postgresql://nobody@127.0.0.1:1/none"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: cannot upgrade the prediction log in postgresql://")
+    assert result.output.count("\n") == 1

@@ -39,19 +39,22 @@ class BadOption(click.ClickException):
     exit_code = 2
 
 
+database_option = click.option(
+    "--database",
+    "-d",
+    "url",
+    metavar="URL",
+    default=DEFAULT_URL,
+    envvar=DATABASE_ENV,
+    help="The prediction log's database, a SQLAlchemy URL as 'firefly --prediction-log'"
+    f" takes. [env: {DATABASE_ENV}; default: {DEFAULT_URL}]",
+)
+
+
 def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The database and the filters, the same for every ``firefly log`` command."""
+    """The database and the filters, the same for every ``firefly log`` command that reads."""
     options = [
-        click.option(
-            "--database",
-            "-d",
-            "url",
-            metavar="URL",
-            default=DEFAULT_URL,
-            envvar=DATABASE_ENV,
-            help="The prediction log's database, a SQLAlchemy URL as 'firefly --prediction-log'"
-            f" takes. [env: {DATABASE_ENV}; default: {DEFAULT_URL}]",
-        ),
+        database_option,
         click.option(
             "--function",
             metavar="NAME",
@@ -135,9 +138,45 @@ def reading(url: str) -> Iterator[Engine]:
 def log_group() -> None:
     """Read the prediction log: export its rows, or sum them up per function and version.
 
-    Both commands read the database directly (--database, or FIREFLY_PREDICTION_LOG as
+    The commands use the database directly (--database, or FIREFLY_PREDICTION_LOG as
     the server does), so they work whether the server runs or not.
     """
+
+
+@log_group.command(
+    "upgrade", context_settings=CONTEXT, short_help="Create or migrate the log's table."
+)
+@database_option
+def upgrade_command(url: str) -> None:
+    """Create the prediction log's table, or migrate it to this release's schema.
+
+    Each worker does this when it starts; run it yourself when the server's
+    database user may not create or change tables, as a user who may.
+
+    Example:
+      $ firefly log upgrade -d postgresql+psycopg://admin@db.internal/predictions
+      the prediction log in postgresql+psycopg://admin@db.internal/predictions is at revision 0001
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ..predictionlog.database import connect, prepare, revision
+
+    shown = make_url(url).render_as_string(hide_password=True) if "://" in url else url
+    try:
+        engine = connect(url)
+    except ConfigError as err:
+        raise click.ClickException(str(err)) from None
+    try:
+        prepare(engine)
+        click.echo(f"the prediction log in {shown} is at revision {revision(engine)}")
+    except SQLAlchemyError as err:
+        cause = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+        raise click.ClickException(
+            f"cannot upgrade the prediction log in {shown}: {cause}"
+        ) from None
+    finally:
+        engine.dispose()
 
 
 @log_group.command(

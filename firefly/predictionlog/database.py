@@ -36,6 +36,8 @@ WRITE = {"firefly_write": True}
 #: The key of the PostgreSQL advisory lock that serializes migrations.
 MIGRATION_LOCK = zlib.crc32(b"firefly.predictionlog") & 0x7FFFFFFF
 MIGRATIONS = Path(__file__).with_name("migrations")
+#: Where Alembic records the revision of the prediction log's schema.
+VERSION_TABLE = "firefly_alembic_version"
 
 
 def database_url(url: str) -> URL:
@@ -129,6 +131,15 @@ def prepare(engine: Engine) -> None:
         config = alembic_config()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def revision(engine: Engine) -> str | None:
+    """The migration revision the database records; None before the table is created."""
+    from alembic.migration import MigrationContext
+
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+        return context.get_current_revision()
 
 
 def quiet_alembic() -> None:

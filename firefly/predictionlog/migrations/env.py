@@ -2,9 +2,8 @@
 
 from alembic import context
 
+from firefly.predictionlog.database import VERSION_TABLE
 from firefly.predictionlog.table import metadata
-
-VERSION_TABLE = "firefly_alembic_version"
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=metadata, version_table=VERSION_TABLE)
