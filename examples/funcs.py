@@ -3,7 +3,8 @@
 Their type hints are the schema firefly checks arguments against (see
 docs/validation.rst): ``square`` takes a number, and answers 422 to anything else.
 ``fail`` always raises, to show how errors are answered and counted (docs/metrics.rst),
-and ``slow`` takes its time, to show timeouts (docs/cli.rst).
+and ``slow`` takes its time, to show timeouts (docs/cli.rst). ``score`` makes a
+prediction about the observation ``id``, for the prediction log (docs/predictionlog.rst).
 """
 
 import io
@@ -54,3 +55,8 @@ def slow(seconds: Annotated[float, Field(ge=0, le=3600)] = 1.0) -> float:
     """Sleep ``seconds``, then return them: a call that runs past ``--timeout`` gets a 504."""
     time.sleep(seconds)
     return seconds
+
+
+def score(id: int, income: float) -> float:
+    """The likelihood that customer ``id`` churns."""
+    return min(1.0, income / 100_000)
