@@ -1,7 +1,7 @@
 """The feature interface: what an optional part of the app brings, declared in one place.
 
 A feature (today the index, health checks, docs and OpenAPI, metrics and the
-access log; next models, the prediction log, executions, batching) is one
+access log, models and the prediction log; next executions, batching) is one
 :class:`Feature` object, made from the settings when the app is created. It
 may bring any of:
 

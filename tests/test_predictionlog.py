@@ -272,3 +272,39 @@ def test_values_json_cannot_hold_are_logged_as_their_repr(sqlite_url):
     app.test_client().post("/echo", json={"n": 1})
     assert logged_rows(app)[0]["result"] == {"n": 1}
     app.shutdown()
+
+
+def test_a_model_version_asking_for_the_log_is_logged_on_rest_and_v2(tmp_path, monkeypatch):
+    from .modelfiles import CHURN_FEATURES, churn_model, save_repository, save_version
+
+    monkeypatch.chdir(tmp_path)
+    repository = save_repository(tmp_path)
+    save_version(
+        repository, "churn", "v3", churn_model(), {"features": CHURN_FEATURES, "log": True}
+    )
+    app = Firefly(models=str(repository))
+    client = app.test_client()
+    record = {"score_1": 0.5, "score_2": 1.2, "age": 40}
+    proba = client.post("/churn/v3/predict_proba", json=[record])
+    assert proba.headers["X-Model-Version"] == "v3" and proba.headers["X-Prediction-ID"]
+    assert "X-Prediction-ID" not in client.post("/churn/v1/predict", json=record).headers
+    inputs = [
+        {
+            "name": name,
+            "shape": [1],
+            "datatype": "INT64" if name == "age" else "FP64",
+            "data": [value],
+        }
+        for name, value in record.items()
+    ]
+    v2 = client.post("/v2/models/churn/versions/v3/infer", json={"inputs": inputs})
+    assert v2.status_code == 200 and v2.headers["X-Prediction-ID"]
+    logged = logged_rows(app)
+    assert [(row["function"], row["version"]) for row in logged] == [
+        ("churn/predict_proba", "v3"),
+        ("churn/predict", "v3"),
+    ]
+    assert logged[0]["arguments"] == [record]
+    assert logged[0]["result"] == proba.json
+    app.shutdown()
+    assert (tmp_path / "predictions.db").exists()

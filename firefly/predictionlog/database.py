@@ -23,8 +23,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from ..encoding import dumps
+from ..encoding import loads
 from ..errors import ConfigError
+from .table import json_text
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -63,7 +64,9 @@ def connect(url: str) -> Engine:
     try:
         if parsed.get_backend_name() == "sqlite":
             return _sqlite_engine(parsed)
-        return sqlalchemy.create_engine(parsed, pool_pre_ping=True, json_serializer=json_text)
+        return sqlalchemy.create_engine(
+            parsed, pool_pre_ping=True, json_serializer=json_text, json_deserializer=loads
+        )
     except (NoSuchModuleError, ModuleNotFoundError) as err:
         extra = " (pip install firefly-python[postgres])" if "postgres" in parsed.drivername else ""
         raise ConfigError(
@@ -71,33 +74,10 @@ def connect(url: str) -> Engine:
         ) from None
 
 
-def json_text(value: Any) -> str:
-    """A logged value as JSON text: as firefly answers it (NumPy, pandas, pydantic), what JSON
-    cannot hold (an uploaded file) as its repr."""
-    try:
-        return dumps(value).decode()
-    except TypeError:
-        return dumps(_representable(value)).decode()
-
-
-def _representable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(key): _representable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_representable(item) for item in value]
-    try:
-        dumps(value)
-    except TypeError:
-        return repr(value)
-    return value
-
-
 def _sqlite_engine(url: URL) -> Engine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sqlalchemy.create_engine(
-        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, json_serializer=json_text
-    )
+    engine = sqlalchemy.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
     def tune(dbapi_connection: Any, _record: Any) -> None:

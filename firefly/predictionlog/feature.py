@@ -76,7 +76,9 @@ class PredictionLogFeature(Feature):
         return option if option is not None else self.settings.prediction_log is not None
 
     def routes(self) -> Sequence[Route]:
-        """``POST /-/feedback`` and ``GET /-/predictions``."""
+        """``POST /-/feedback``, ``GET /-/predictions`` and ``/-/dashboard``."""
+        from .dashboard import dashboard_routes
+
         json_content = {"application/json": {"schema": {"type": "object"}}}
         feedback = service_operation("feedback", "Record outcomes of logged calls", json_content)
         feedback["requestBody"] = {"required": True, "content": json_content}
@@ -84,6 +86,7 @@ class PredictionLogFeature(Feature):
         return (
             Route(FEEDBACK_PATH, "feedback", self.feedback, ("POST",), operation=feedback),
             Route(PREDICTIONS_PATH, "predictions", self.predictions, operation=listing),
+            *dashboard_routes(lambda: self.engine),
         )
 
     def start(self, service: Service) -> None:
