@@ -267,10 +267,19 @@ def test_values_json_cannot_hold_are_logged_as_their_repr(sqlite_url):
 
     @app.function
     def echo(n: int) -> dict:
-        return {"n": n}
+        return {"n": n, "handle": object()}
 
-    app.test_client().post("/echo", json={"n": 1})
-    assert logged_rows(app)[0]["result"] == {"n": 1}
+    @app.function
+    def estimate(x: float) -> float:
+        return 110.0
+
+    client = app.test_client()
+    assert client.post("/echo", json={"n": 1}).status_code == 500  # the answer cannot hold it
+    client.post("/estimate", json={"x": 1})
+    echoed, estimated = logged_rows(app)
+    assert echoed["result"]["n"] == 1 and echoed["result"]["handle"].startswith("<object object")
+    assert type(estimated["result"]) is float  # not the integer 110 of SQLite's JSON affinity
+    assert type(estimated["arguments"]["x"]) is float
     app.shutdown()
 
 
