@@ -3,8 +3,10 @@
 A row's ``result`` is what the call answered: a function's value, or a model
 call's list of one value per record. What is compared is the predicted value
 of a single prediction: the one element of a one-record model call, the most
-probable class of a ``predict_proba`` answer (``{label: probability}``), or
-the ``label`` of an answer that carries one.
+probable class of a ``predict_proba`` answer (``{label: probability}``), the
+``label`` of an answer that carries one, or, for an answer holding one
+probability (``{"proba": 0.83}``, a binary classifier's positive class), the
+class it points to: 1 from 0.5 on, else 0.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ def predicted_value(result: Any) -> Any:
         if "label" in result:
             return result["label"]
         numbers = {key: value for key, value in result.items() if _is_number(value)}
+        if len(numbers) == 1 == len(result):
+            (probability,) = numbers.values()
+            return int(probability >= 0.5) if 0 <= probability <= 1 else None
         if numbers and len(numbers) == len(result):
             return max(numbers, key=numbers.__getitem__)  # predict_proba: the likeliest class
         return None
