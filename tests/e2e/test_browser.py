@@ -8,59 +8,16 @@ Each test starts ``firefly`` serving the examples, opens /docs, and calls
 from __future__ import annotations
 
 import json
-import os
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pytest
-
 from ..conftest import EXAMPLES
+from .conftest import BROWSER_TIMEOUT_MS
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
 
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="the browser tests need the playwright package"
-)
-CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="the browser tests need Chromium (Debian package 'chromium')"
-)
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TIMEOUT_MS = 60_000  # the page loads 1.5 MB of JavaScript on a small machine
 FUNCTIONS = ("square", "cube", "add", "word_count", "repeat")
 TOKEN = "abcd1234"
-
-
-@pytest.fixture
-def artifacts(tmp_path: Path) -> Path:
-    directory = Path(os.environ.get("FIREFLY_TEST_ARTIFACTS") or tmp_path)
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, timeout=TIMEOUT_MS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def serve_examples(firefly_server, *flags: str):
@@ -70,7 +27,7 @@ def serve_examples(firefly_server, *flags: str):
 def open_docs(browser: Browser, url: str, requested: list[str]) -> Page:
     """Open /docs and wait until Swagger UI has listed the operations."""
     page = browser.new_page(viewport={"width": 1280, "height": 1600})
-    page.set_default_timeout(TIMEOUT_MS)
+    page.set_default_timeout(BROWSER_TIMEOUT_MS)
     page.on("request", lambda request: requested.append(request.url))
     page.goto(url + "docs")
     page.locator(".opblock").first.wait_for()

@@ -9,32 +9,19 @@ and no request may leave the server. Screenshots are saved to
 
 from __future__ import annotations
 
-import os
 import random
-import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
 
-if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+from .conftest import BROWSER_TIMEOUT_MS
 
-CHROMIUM = shutil.which("chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TIMEOUT_MS = 30_000
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
 TOKEN = "abcd1234"
 FUNCTIONS = ("scoring_funcs.approve", "scoring_funcs.estimate")
 APPROVALS = 240  # half with a low income and four regions, half with a high income, mostly "N"
@@ -42,30 +29,6 @@ FAILURES = 6  # calls answered 422: an income that is not a number
 ESTIMATES = 80
 MAE = 3.0  # every estimate's outcome is off by this much
 PACE = 0.03  # seconds between approvals: they spread over several one-second buckets
-
-
-@pytest.fixture
-def artifacts(tmp_path: Path) -> Path:
-    directory = Path(os.environ.get("FIREFLY_TEST_ARTIFACTS") or tmp_path)
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="the browser tests need the playwright package"
-    )
-    if CHROMIUM is None:
-        pytest.skip("the browser tests need Chromium (Debian package 'chromium')")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, timeout=TIMEOUT_MS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def serve(firefly_server, tmp_path: Path):
@@ -150,7 +113,7 @@ def test_the_dashboard_draws_the_log_in_chromium(browser, firefly_server, tmp_pa
         expected = make_calls(server.url)
         data = wait_for_rows(server.url, APPROVALS + FAILURES + ESTIMATES)
         page = browser.new_page(viewport={"width": 1366, "height": 900})
-        page.set_default_timeout(TIMEOUT_MS)
+        page.set_default_timeout(BROWSER_TIMEOUT_MS)
         page.on("request", lambda request: requested.append(request.url))
         page.goto(server.url + "-/dashboard")
 

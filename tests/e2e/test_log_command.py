@@ -6,11 +6,8 @@ import csv
 import io
 import json
 import os
-import pty
 import re
-import select
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +17,7 @@ from firefly.predictionlog.table import COLUMNS
 
 from ..conftest import firefly_command
 from ..test_log_stats import add_rows, row
+from .terminal import on_a_terminal
 
 TIMEOUT = 60
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
@@ -47,35 +45,6 @@ def firefly_log(*args: str, cwd: Path) -> subprocess.CompletedProcess:
         timeout=TIMEOUT,
         stdin=subprocess.DEVNULL,
     )
-
-
-def on_a_terminal(cwd: Path, *args: str) -> tuple[int, str]:
-    """Run ``firefly log ARGS`` with a pseudo-terminal as its stdout and stderr: code, text."""
-    parent, child = pty.openpty()
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100"}
-    process = subprocess.Popen(
-        firefly_command("log", *args), cwd=cwd, env=env, stdin=child, stdout=child, stderr=child
-    )
-    os.close(child)
-    output = b""
-    deadline = time.monotonic() + TIMEOUT
-    try:
-        while time.monotonic() < deadline:
-            if not select.select([parent], [], [], 1)[0]:
-                continue
-            try:
-                chunk = os.read(parent, 65536)
-            except OSError:  # EIO: the command closed the terminal
-                break
-            if not chunk:
-                break
-            output += chunk
-        return process.wait(timeout=TIMEOUT), output.decode("utf-8", "replace")
-    finally:
-        os.close(parent)
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture
@@ -186,7 +155,8 @@ def test_export_and_stats_read_what_the_server_logged(logged, tmp_path):
 def test_a_progress_bar_on_a_terminal(tmp_path):
     url = f"sqlite:///{tmp_path / 'log.db'}"
     add_rows(url, [row() for _ in range(2500)])
-    code, output = on_a_terminal(tmp_path, "export", "-d", url, "-o", "rows.jsonl")
+    command = firefly_command("log", "export", "-d", url, "-o", "rows.jsonl")
+    code, output = on_a_terminal(command, tmp_path, TIMEOUT)
     assert code == 0, output
     assert "exporting" in output
     assert output.rstrip().endswith("exported 2500 rows to rows.jsonl")

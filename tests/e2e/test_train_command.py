@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pty
 import re
-import select
 import subprocess
-import time
 from pathlib import Path
 
 import joblib
@@ -19,6 +16,7 @@ import yaml
 
 from ..conftest import firefly_command
 from ..test_training import write_project
+from .terminal import on_a_terminal
 
 TIMEOUT = 120
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -35,36 +33,6 @@ def train(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subproces
         timeout=TIMEOUT,
         stdin=subprocess.DEVNULL,
     )
-
-
-def on_a_terminal(cwd: Path, *args: str) -> tuple[int, str]:
-    """Run ``firefly train ARGS`` in ``cwd`` with a pseudo-terminal as its output: code, text."""
-    parent, child = pty.openpty()
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100"}
-    process = subprocess.Popen(
-        firefly_command("train", *args), cwd=cwd, env=env, stdin=child, stdout=child, stderr=child
-    )
-    os.close(child)
-    output = b""
-    deadline = time.monotonic() + TIMEOUT
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([parent], [], [], 1)
-            if not ready:
-                continue
-            try:
-                chunk = os.read(parent, 65536)
-            except OSError:  # EIO: the command closed the terminal
-                break
-            if not chunk:
-                break
-            output += chunk
-        return process.wait(timeout=TIMEOUT), output.decode("utf-8", "replace")
-    finally:
-        os.close(parent)
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture
@@ -141,7 +109,8 @@ def test_an_error_is_one_line_and_writes_nothing(tmp_path, project, args, messag
 
 
 def test_progress_shows_on_a_terminal(tmp_path, project):
-    code, output = on_a_terminal(tmp_path, f"{project}.fit", "data.csv", "--model", "titanic")
+    command = firefly_command("train", f"{project}.fit", "data.csv", "--model", "titanic")
+    code, output = on_a_terminal(command, tmp_path, TIMEOUT)
     text = ANSI.sub("", output)
     assert code == 0, text
     assert "reading data.csv" in text  # the bar, while it reads
