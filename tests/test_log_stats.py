@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from firefly.predictionlog.database import WRITE, connect, prepare
+from firefly.database import WRITE
+from firefly.predictionlog.database import connect, prepare
 from firefly.predictionlog.queries import Filters
 from firefly.predictionlog.stats import compute_stats, percentile
 from firefly.predictionlog.table import predictions

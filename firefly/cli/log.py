@@ -105,11 +105,12 @@ def reading(url: str) -> Iterator[Engine]:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
-    from ..predictionlog.database import connect, database_url
+    from ..database import database_url
+    from ..predictionlog.database import WHAT, connect
     from ..predictionlog.table import TABLE_NAME
 
     try:
-        parsed = database_url(url)
+        parsed = database_url(url, WHAT)
         shown = make_url(url).render_as_string(hide_password=True)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             if not Path(parsed.database).is_file():  # connecting would create an empty one

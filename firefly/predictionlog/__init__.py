@@ -1,8 +1,8 @@
 """The prediction log: every call of a logged function or model, one row each, with its outcome.
 
 - :mod:`~firefly.predictionlog.table`: the ``firefly_predictions`` table;
-- :mod:`~firefly.predictionlog.database`: the engine for a URL (SQLite tuned for several
-  writers, PostgreSQL on psycopg), and the table created or migrated on start (Alembic);
+- :mod:`~firefly.predictionlog.database`: the engine for its URL, and the table created or
+  migrated on start (:mod:`firefly.database` does both for any feature that keeps data);
 - :mod:`~firefly.predictionlog.recorder`: what a logged call does on the request path,
   which is only putting its row on a queue;
 - :mod:`~firefly.predictionlog.writer`: the thread that writes the queued rows in batches,

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from .database import WRITE
+from ..database import WRITE
 from .queries import function_matches, row_json
 from .table import predictions
 

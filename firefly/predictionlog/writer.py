@@ -36,8 +36,8 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from ..database import WRITE
 from ..encoding import loads
-from .database import WRITE
 from .queries import from_timestamp
 from .table import predictions
 

@@ -1,11 +1,15 @@
-"""Alembic's environment for the prediction log: runs on the connection :func:`prepare` opens."""
+"""Alembic's environment for the prediction log: runs on the connection
+:meth:`firefly.database.Migrations.upgrade` opens."""
 
 from alembic import context
 
-from firefly.predictionlog.database import VERSION_TABLE
 from firefly.predictionlog.table import metadata
 
-connection = context.config.attributes["connection"]
-context.configure(connection=connection, target_metadata=metadata, version_table=VERSION_TABLE)
+config = context.config
+context.configure(
+    connection=config.attributes["connection"],
+    target_metadata=metadata,
+    version_table=config.attributes["version_table"],
+)
 with context.begin_transaction():
     context.run_migrations()

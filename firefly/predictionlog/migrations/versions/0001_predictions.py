@@ -7,7 +7,8 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
-from firefly.predictionlog.table import LOGGED_JSON, ROW_ID, TABLE_NAME
+from firefly.database import JSON_VALUE, ROW_ID
+from firefly.predictionlog.table import TABLE_NAME
 
 revision = "0001"
 down_revision = None
@@ -25,13 +26,13 @@ def upgrade() -> None:
         sa.Column("observation_id", sa.String(200)),
         sa.Column("function", sa.String(200), nullable=False),
         sa.Column("version", sa.String(100)),
-        sa.Column("arguments", LOGGED_JSON),
-        sa.Column("result", LOGGED_JSON),
+        sa.Column("arguments", JSON_VALUE),
+        sa.Column("result", JSON_VALUE),
         sa.Column("error", sa.Text),
         sa.Column("status", sa.SmallInteger, nullable=False),
         sa.Column("duration", sa.Float, nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("outcome", LOGGED_JSON),
+        sa.Column("outcome", JSON_VALUE),
         sa.Column("outcome_at", sa.DateTime()),
         sa.UniqueConstraint(
             "function", "observation_id", name="uq_firefly_predictions_observation"
