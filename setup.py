@@ -55,6 +55,7 @@ setup(
             "migrations/versions/*.py",
             "static/*",
         ],
+        "firefly.executions": ["migrations/*.py", "migrations/*.mako", "migrations/versions/*.py"],
     },
     python_requires=">=3.10",
     install_requires=[

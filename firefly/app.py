@@ -29,6 +29,7 @@ from .config import Config, FunctionOptions, with_settings
 from .dispatch import FunctionDispatcher, FunctionEndpoint
 from .encoding import FireflyJSONProvider
 from .errors import ConfigError
+from .executions import ExecutionsFeature
 from .features import (
     FastRoute,
     Feature,
@@ -71,6 +72,8 @@ def enabled_features(settings: Config) -> tuple[Feature, ...]:
         features.append(AccessLogFeature(settings))
     if settings.metrics:
         features.append(MetricsFeature(settings))
+    if settings.executions:  # before the prediction log, which does not log a 202
+        features.append(ExecutionsFeature(settings))
     if settings.prediction_log or logs_models(settings, features):
         features.append(PredictionLogFeature(settings))
     return tuple(features)

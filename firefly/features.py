@@ -113,6 +113,9 @@ class ServedFunction(Protocol):
     def call(self, arguments: dict[str, Any]) -> Any:
         """Call it as a request would: arguments checked, then invoked."""
 
+    def run(self, arguments: dict[str, Any]) -> Any:
+        """Call the function itself, arguments checked, without the features' wrappers."""
+
 
 @dataclass(frozen=True)
 class Service:

@@ -25,6 +25,7 @@ from .parsers import (
     parse_mapping,
     parse_names,
     parse_positive_int,
+    parse_seconds,
     parse_text,
 )
 
@@ -91,6 +92,14 @@ class FunctionOptions(Options):
     log: bool | None = option(
         parse_bool,
         "Log its calls to the prediction log; unset: logged when ``prediction_log`` is set.",
+    )
+    async_only: bool | None = option(
+        parse_bool,
+        "Run every call in the background (202 and an execution id), whatever the request asks.",
+    )
+    execution_timeout: float | None = option(
+        parse_seconds,
+        "Seconds an execution of it may run; unset: the app's ``execution_timeout``.",
     )
     observation_id: str | None = option(
         parse_text,

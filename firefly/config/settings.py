@@ -280,6 +280,57 @@ class Config:
         "Rows a worker holds waiting for the database; more are dropped and counted.",
         metavar="ROWS",
     )
+    executions: str | None = setting(
+        "sqlite:///executions.db",
+        parse_database_url,
+        "FIREFLY_EXECUTIONS",
+        "Where asynchronous executions are kept: a database URL (run by the server's workers),"
+        " a redis:// URL (run by 'firefly worker'), or ``off`` (see docs/executions.rst).",
+        metavar="URL",
+    )
+    execution_threads: int = setting(
+        4,
+        parse_positive_int,
+        "FIREFLY_EXECUTION_THREADS",
+        "Executions each worker runs at once (the database backend).",
+        metavar="N",
+    )
+    execution_queue: int = setting(
+        10_000,
+        parse_positive_int,
+        "FIREFLY_EXECUTION_QUEUE",
+        "Executions queued at most; more are refused with 503 and Retry-After.",
+        metavar="N",
+    )
+    execution_timeout: float = setting(
+        3600.0,
+        parse_seconds,
+        "FIREFLY_EXECUTION_TIMEOUT",
+        "Seconds an execution may run before it fails as timed out; per function:"
+        " ``execution_timeout`` in the config file.",
+        metavar="SECONDS",
+    )
+    execution_retention: float = setting(
+        86_400.0,
+        parse_seconds,
+        "FIREFLY_EXECUTION_RETENTION",
+        "Seconds a finished execution stays readable before it is deleted.",
+        metavar="SECONDS",
+    )
+    execution_lease: float = setting(
+        30.0,
+        parse_seconds,
+        "FIREFLY_EXECUTION_LEASE",
+        "Seconds after which a running execution whose worker stopped renewing it is found lost.",
+        metavar="SECONDS",
+    )
+    execution_retries: int = setting(
+        1,
+        parse_non_negative_int,
+        "FIREFLY_EXECUTION_RETRIES",
+        "Times an execution whose worker was lost is run again before it fails as worker lost.",
+        metavar="N",
+    )
     shutdown_delay: float = setting(
         0.0,
         parse_seconds,

@@ -123,6 +123,8 @@ class LoggedEndpoint:
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             call.status = int(status[:3])
+            if call.status == 202:  # queued to run in the background: not a prediction yet
+                call.refused = True
             if not call.refused:
                 headers.append((PREDICTION_ID_HEADER, prediction_id))
             return start_response(status, headers, exc_info)

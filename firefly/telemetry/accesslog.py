@@ -167,6 +167,8 @@ class AccessLog:
         )
         if record.exception:
             line += f" exc={clean(record.exception)}"
+        if record.execution:
+            line += f" exec={record.execution}"
         return (line + "\n").encode()
 
     def _json_line(self, record: RequestRecord) -> bytes:
@@ -182,6 +184,8 @@ class AccessLog:
             "client": clean(record.client),
             "exception": clean(record.exception) if record.exception else None,
         }
+        if record.execution:
+            fields["execution"] = record.execution
         return dumps(fields) + b"\n"
 
 

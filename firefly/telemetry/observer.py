@@ -14,7 +14,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..protocol import ABANDONED_KEY, EXCEPTION_KEY, FUNCTION_KEY, REQUEST_ID_KEY, STARTED_KEY
+from ..protocol import (
+    ABANDONED_KEY,
+    EXCEPTION_KEY,
+    EXECUTION_KEY,
+    FUNCTION_KEY,
+    REQUEST_ID_KEY,
+    STARTED_KEY,
+)
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -34,6 +41,7 @@ class RequestRecord:
     bytes_sent: int  #: response body bytes
     client: str  #: ``REMOTE_ADDR``
     exception: str | None  #: class name of the exception the function raised
+    execution: str | None = None  #: id of the execution the request started (a 202)
 
 
 class RequestObserver(Protocol):
@@ -142,6 +150,7 @@ class _Exchange:
             self.sent,
             environ.get("REMOTE_ADDR", ""),
             environ.get(EXCEPTION_KEY),
+            environ.get(EXECUTION_KEY),
         )
         for finished in self.finished:
             finished(record)
