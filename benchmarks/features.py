@@ -23,6 +23,7 @@ import contextlib
 import io
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -62,6 +63,8 @@ OFF: dict[str, Any] = {"validate": False, "access_log": None, "metrics": False}
 TEXT_LOG = {"access_log": "{log}", "access_log_format": "text"}
 JSON_LOG = {"access_log": "{log}", "access_log_format": "json"}
 ON = {**OFF, "validate": True, **TEXT_LOG, "metrics": True}
+# A SQLite file of the app's own; the calls' rows are written at each flush, like its log lines.
+PREDICTION_LOG = {"prediction_log": "sqlite:///{log}.db"}
 VARIANTS = (
     Variant(WITHOUT_REQUEST_ID, OFF, SINGLE, without_request_id=True),
     Variant(ALL_OFF, OFF, SINGLE),
@@ -70,6 +73,7 @@ VARIANTS = (
     Variant("+ access log (json, file)", {**OFF, **JSON_LOG}, SINGLE),
     Variant("+ metrics (single-process)", {**OFF, "metrics": True}, SINGLE),
     Variant("all on (single-process metrics)", ON, SINGLE),
+    Variant("+ prediction log (SQLite)", {**OFF, **PREDICTION_LOG}, SINGLE),
     Variant(ALL_OFF, OFF, MULTI),
     Variant("+ metrics (multiprocess)", {**OFF, "metrics": True}, MULTI),
     Variant("all on (multiprocess metrics)", ON, MULTI),
@@ -80,13 +84,18 @@ def build_app(variant: Variant, log_dir: Path) -> tuple[Callable[..., Iterable[b
     """The prepared Firefly app that ``variant`` times (or the stack under its request ids),
     and the app itself.
 
-    The access log and the metrics hand their work to a thread of their own in batches;
-    here that thread never runs (its interval is an hour): :func:`flush_telemetry` does the
-    work inside the timed loop, so that it is timed (or counted) with the calls.
+    The access log, the metrics and the prediction log hand their work to a thread of their
+    own in batches; here that thread never runs (its interval is an hour):
+    :func:`flush_telemetry` does the work inside the timed loop, so that it is timed (or
+    counted) with the calls.
     """
     from firefly.telemetry.batch import Batcher
 
     Batcher.interval = 3600
+    if "prediction_log" in variant.settings:
+        from firefly.predictionlog.writer import Writer
+
+        Writer.interval = 3600
     from funcs import square  # the benchmark's function, from targets/ (the child's sys.path)
 
     from firefly import Firefly
@@ -110,12 +119,17 @@ def build_app(variant: Variant, log_dir: Path) -> tuple[Callable[..., Iterable[b
 
 
 def flush_telemetry(app: Any) -> None:
-    """Write the access log lines and add the requests to the metrics that ``app`` queued."""
+    """Write the access log lines and the prediction log rows, and add the requests to the
+    metrics that ``app`` queued."""
+    from firefly.predictionlog import PredictionLogFeature
     from firefly.telemetry.accesslog import AccessLogFeature
 
     for feature in app.features:
         if isinstance(feature, AccessLogFeature) and feature.log is not None:
             feature.log.flush()
+        if isinstance(feature, PredictionLogFeature):
+            feature.writer.stop()  # joins its thread, then writes what waits on this one
+            feature.writer.start()
     if app.metrics is not None:
         app.metrics.flush()
 
@@ -188,16 +202,29 @@ def time_variants(mode: str, number: int, repeats: int) -> dict[str, float]:
                 best[name] = min(best[name], seconds / number * 1e6)
         for _, app in calls.values():
             app.shutdown()  # closes the logs while their directory is there
-        written = logged_lines(Path(log_dir))
+        written, rows = logged_lines(Path(log_dir)), logged_rows(Path(log_dir))
+    made = number * repeats + 1  # +1: the call that checks the answer
     logged = sum(1 for variant in variants if variant.settings.get("access_log"))
-    if written != logged * (number * repeats + 1):  # +1: the call that checks the answer
+    if written != logged * made:
         sys.exit(f"error: the access logs have {written} lines, expected {logged} per call")
+    logged = sum(1 for variant in variants if variant.settings.get("prediction_log"))
+    if rows != logged * made:
+        sys.exit(f"error: the prediction logs have {rows} rows, expected {logged} per call")
     return best
 
 
 def logged_lines(log_dir: Path) -> int:
     """How many lines the access logs in ``log_dir`` hold, all variants together."""
     return sum(1 for path in log_dir.glob("*.log") for _ in path.open("rb"))
+
+
+def logged_rows(log_dir: Path) -> int:
+    """How many rows the prediction logs in ``log_dir`` hold, all variants together."""
+    total = 0
+    for path in log_dir.glob("*.db"):
+        with contextlib.closing(sqlite3.connect(path)) as connection:
+            total += connection.execute("SELECT count(*) FROM firefly_predictions").fetchone()[0]
+    return total
 
 
 @contextlib.contextmanager

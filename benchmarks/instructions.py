@@ -41,6 +41,7 @@ from features import (
     child_environment,
     flush_telemetry,
     logged_lines,
+    logged_rows,
     timed_call,
 )
 from report import positive_int, progress, simple_table
@@ -61,18 +62,22 @@ def count_calls(variant: Variant, number: int) -> None:
         for _ in range(WARMUP_CALLS):
             call()
         flush_telemetry(app)  # uncounted: the warm-up's lines and metrics
-        # Counted: the calls, then the access log lines and metrics they queued (the work
-        # a thread of the app's does in batches while it serves).
+        # Counted: the calls, then the access log lines, metrics and prediction log rows
+        # they queued (the work a thread of the app's does in batches while it serves).
         functools.reduce(
             lambda previous, index: call() if index < number else flush_telemetry(app),
             range(number + 1),
             b"",
         )
         app.shutdown()  # closes the log while its directory is there
-        written = logged_lines(Path(log_dir))
-    expected = number + WARMUP_CALLS + 1 if variant.settings.get("access_log") else 0
-    if written != expected:  # +1: the call that checks the answer
+        written, rows = logged_lines(Path(log_dir)), logged_rows(Path(log_dir))
+    calls = number + WARMUP_CALLS + 1  # +1: the call that checks the answer
+    expected = calls if variant.settings.get("access_log") else 0
+    if written != expected:
         sys.exit(f"error: {variant.name}: the access log has {written} lines, expected {expected}")
+    expected = calls if variant.settings.get("prediction_log") else 0
+    if rows != expected:
+        sys.exit(f"error: {variant.name}: the prediction log has {rows} rows, expected {expected}")
 
 
 def callgrind_count(

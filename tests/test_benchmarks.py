@@ -3,7 +3,8 @@ times every feature, ``instructions.py --quick`` counts the instructions of all 
 ``slowclients.py --quick`` runs every probe on the firefly command, ``onnxspeed.py --quick``
 times every variant of predict, ``models.py --quick`` loads a model endpoint and the
 hand-written function in every case and ``models.py --instructions --quick`` counts their
-instructions, ``memory.py --quick`` measures every target's memory."""
+instructions, ``memory.py --quick`` measures every target's memory, ``predictionlog.py --quick``
+loads square with the prediction log off and on and counts the rows written."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ SLOW_CLIENTS = BENCHMARKS / "slowclients.py"
 ONNX_SPEED = BENCHMARKS / "onnxspeed.py"
 MODELS = BENCHMARKS / "models.py"
 MEMORY = BENCHMARKS / "memory.py"
+PREDICTION_LOG = BENCHMARKS / "predictionlog.py"
 TIMEOUT = 120  # nine targets, two of them on granian
 FEATURES_TIMEOUT = 60
 INSTRUCTIONS_TIMEOUT = 240  # four Python processes under valgrind, two at a time
@@ -34,6 +36,7 @@ ONNX_SPEED_TIMEOUT = 60
 MODELS_TIMEOUT = 120  # two firefly train runs, two servers, eight wrk runs of a second and two
 MODEL_INSTRUCTIONS_TIMEOUT = 360  # two firefly train runs, eight Pythons under valgrind, 2 at once
 MEMORY_TIMEOUT = 120  # a forest fitted and three servers of two workers, each loading it
+PREDICTION_LOG_TIMEOUT = 120  # six servers, six wrk runs of a second and six warm-ups
 SLOW_CLIENT_PROBES = {"slow-headers", "stalled-bodies", "both", "stalled-cut", "burst", "sigterm"}
 EXPECTED_ROWS = {
     (target, function)
@@ -49,6 +52,7 @@ EXPECTED_FEATURES = {
     "+ access log (json, file)",
     "+ metrics (single-process)",
     "all on (single-process metrics)",
+    "+ prediction log (SQLite)",
     "+ metrics (multiprocess)",
     "all on (multiprocess metrics)",
 }
@@ -244,3 +248,35 @@ def test_quick_memory_run_measures_every_target() -> None:
         assert master > 0, (target, out)
     # preloaded, the workers share the libraries and the model: less of a worker is its own
     assert rows["firefly"][3] < rows["gunicorn"][3], out
+
+
+@pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
+@pytest.mark.timeout(PREDICTION_LOG_TIMEOUT + 30)
+def test_quick_prediction_log_run_writes_a_row_per_call_on_each_server() -> None:
+    for module in ("sklearn", "granian"):
+        pytest.importorskip(module, reason="the benchmark serves a model on both servers")
+    # PostgreSQL too when FIREFLY_TEST_POSTGRES_URL names one (the harness reads it)
+    postgres = bool(os.environ.get("FIREFLY_TEST_POSTGRES_URL"))
+    out = run_quick(PREDICTION_LOG, PREDICTION_LOG_TIMEOUT)
+    logs = ("off", "sqlite") + (("postgresql",) if postgres else ())
+    # a table row per server, target and log: server, target, log, rps, p50, p99, CPU, and
+    # for a logged one its ratio to off, rows, requests answered and whether they are equal
+    rows = {
+        (cells[0], cells[2]): cells[3:]
+        for cells in map(str.split, out.splitlines())
+        if len(cells) in (7, 11) and cells[1] == "square" and cells[2] in logs
+    }
+    assert set(rows) == {(server, log) for server in ("gunicorn", "granian") for log in logs}, out
+    for (server, log), cells in rows.items():
+        assert float(cells[0]) > 0, out
+        if log == "off":
+            assert len(cells) == 4, out
+            continue
+        ratio, written, requests, equal = cells[4:]
+        assert float(ratio) > 0 and equal == "yes", out
+        assert int(written) == int(requests) > 0, out
+        assert f"{server} {log} / off rps on square: " in out, out
+        verified = rf"^{server} {log}: {written} rows of square, {requests} requests answered .*:"
+        assert re.search(verified + " verified$", out, re.MULTILINE), out
+    assert "goal >= 0.90" in out, out
+    assert ("note: the PostgreSQL rows are left out" in out) != postgres, out
