@@ -38,7 +38,8 @@ logger = logging.getLogger("firefly")
 
 #: Seconds between two looks for executions queued by other workers.
 POLL = 0.2
-#: Seconds between two purges of executions past their retention.
+#: Seconds at most between two purges of executions past their retention (half the
+#: retention when that is shorter).
 PURGE_EVERY = 60.0
 #: Seconds a graceful stop waits for the executions it runs before queueing them again.
 STOP_WAIT = 5.0
@@ -190,7 +191,8 @@ class EmbeddedBackend:
 
     def _dispatch(self) -> None:
         renew_at = recover_at = time.monotonic()
-        purge_at = recover_at + PURGE_EVERY
+        purge_every = min(PURGE_EVERY, max(self.retention / 2, POLL))
+        purge_at = recover_at
         while not self._stopping.is_set():
             self._wake.wait(POLL)
             self._wake.clear()
@@ -206,7 +208,7 @@ class EmbeddedBackend:
                 renew_at = now + self.lease / 3
                 self._safely(self._renew, None)
             if now >= purge_at:
-                purge_at = now + PURGE_EVERY
+                purge_at = now + purge_every
                 self._safely(lambda: self.store.purge(self.retention), 0)
             self.queued = self._safely(self.store.count_queued, self.queued)
             if self.metrics is not None:
