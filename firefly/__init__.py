@@ -15,9 +15,11 @@ from .client import Client, RemoteFunction, RemoteModel
 from .errors import (
     AuthenticationError,
     BadRequestError,
+    CallTimeoutError,
     ConfigError,
     ConflictError,
     ConnectError,
+    ExecutionCancelledError,
     FireflyError,
     ForbiddenError,
     HTTPError,
@@ -30,6 +32,7 @@ from .errors import (
     ServiceUnavailableError,
     ValidationError,
 )
+from .remote_execution import RemoteExecution
 from .version import __version__
 
 if TYPE_CHECKING:
@@ -52,10 +55,12 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
+    "CallTimeoutError",
     "Client",
     "ConfigError",
     "ConflictError",
     "ConnectError",
+    "ExecutionCancelledError",
     "Firefly",
     "FireflyError",
     "ForbiddenError",
@@ -65,6 +70,7 @@ __all__ = [
     "NotFoundError",
     "PayloadTooLargeError",
     "RemoteError",
+    "RemoteExecution",
     "RemoteFunction",
     "RemoteModel",
     "RequestTimeoutError",

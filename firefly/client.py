@@ -7,6 +7,8 @@
     16
     >>> client.churn.predict({"score_1": 0.5, "score_2": 1.2})
     1
+    >>> client.square.submit(n=4).result(timeout=30)
+    16
 
 It shares no code with the server but :mod:`firefly.errors`: an error
 response raises the exception class of its status code.
@@ -17,17 +19,20 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import requests
 
-from .errors import ConnectError, FireflyError, RequestTimeoutError, error_for_status
+from .errors import ConnectError, FireflyError, RequestTimeoutError, error_from_body
 from .files import is_file
+from .remote_execution import EXECUTIONS_PATH, RemoteExecution
 
 DEFAULT_TIMEOUT = 60.0
 FILE_CONTENT_TYPE = "application/octet-stream"
 JSON_HEADERS = {"Content-Type": "application/json"}
+#: Asks the server to queue the call and answer ``202`` with its execution (RFC 7240).
+ASYNC_HEADERS = {**JSON_HEADERS, "Prefer": "respond-async"}
 PREDICTION_ID_HEADER = "X-Prediction-ID"
 #: ``outcome`` left out of :meth:`Client.feedback` (None is an outcome: JSON's null).
 NO_OUTCOME: Any = object()
@@ -103,7 +108,7 @@ class Client:
         Open files among the arguments are uploaded (multipart/form-data). A
         function that returns a file gives back a file-like object to read.
         """
-        path = self.functions().get(name, {}).get("path", f"/{name}")
+        path = self._path(name)
         files = {key: value for key, value in arguments.items() if is_file(value)}
         if files:
             fields = {
@@ -114,6 +119,62 @@ class Client:
             body = json.dumps(arguments, default=_plain)
             response = self._send("POST", path, data=body, headers=JSON_HEADERS)
         return self._handle(response)
+
+    def submit(
+        self,
+        name: str,
+        arguments: Mapping[str, Any] | None = None,
+        /,
+        *,
+        idempotency_key: str | None = None,
+    ) -> RemoteExecution:
+        """Run the remote function ``name`` in the background; return its execution at once.
+
+        ``client.submit("square", {"n": 4})`` is ``client.square.submit(n=4)``; the
+        arguments travel as one dict, so that no name of theirs clashes with
+        ``idempotency_key``: a second submit with the same key returns the first execution
+        instead of queueing another.
+
+        :raises ServiceUnavailableError: the server's queue is full (``Retry-After``).
+        """
+        arguments = dict(arguments or {})
+        if any(is_file(value) for value in arguments.values()):
+            raise FireflyError(f"{name}: an asynchronous call takes JSON arguments, not files")
+        headers = dict(ASYNC_HEADERS)
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        body = json.dumps(arguments, default=_plain)
+        response = self._send("POST", self._path(name), data=body, headers=headers)
+        if response.status_code == 202:
+            return RemoteExecution(self, response.json())
+        if response.status_code == 200:  # the call has run: the server keeps no executions
+            raise FireflyError(
+                f"{self.server_url} ran {name!r} at once instead of queueing it:"
+                " its executions are off"
+            )
+        raise _error_from(response)
+
+    def execution(self, execution_id: str) -> RemoteExecution:
+        """The execution ``execution_id``, read from the server.
+
+        :raises NotFoundError: the server knows no such execution (or has purged it).
+        """
+        return RemoteExecution(self, self.request_json("GET", f"{EXECUTIONS_PATH}/{execution_id}"))
+
+    def executions(
+        self, function: str | None = None, status: str | None = None, *, page_size: int = 100
+    ) -> Iterator[RemoteExecution]:
+        """The server's executions, newest first, of one ``function`` and ``status`` if given;
+        read a page of ``page_size`` at a time as the iteration goes."""
+        params: dict[str, Any] = {"function": function, "status": status, "limit": page_size}
+        params = {key: value for key, value in params.items() if value is not None}
+        while True:
+            page = self.request_json("GET", EXECUTIONS_PATH, params)
+            for info in page["executions"]:
+                yield RemoteExecution(self, info)
+            if not page.get("next_cursor"):
+                return
+            params["cursor"] = page["next_cursor"]
 
     @property
     def last_prediction_id(self) -> str | None:
@@ -157,21 +218,41 @@ class Client:
         data = json.dumps(body, default=_plain)
         return self._handle(self._send("POST", path, data=data, headers=JSON_HEADERS))
 
+    def request_json(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        *,
+        wait: float = 0.0,
+    ) -> Any:
+        """Send ``method`` to ``path`` with the query ``params``; return the decoded answer
+        (errors raise). ``wait``: seconds the server is asked to hold the answer, which the
+        read timeout allows for."""
+        return self._handle(self._send(method, path, params=params, wait=wait))
+
+    def _path(self, name: str) -> str:
+        return str(self.functions().get(name, {}).get("path", f"/{name}"))
+
     def _send(
-        self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str] | None = None,
+        wait: float = 0.0,
+        **kwargs: Any,
     ) -> requests.Response:
         url = self.server_url + path
         headers = dict(headers or {})
         if self.auth_token:
             headers["Authorization"] = f"Token {self.auth_token}"
+        timeout = None if self.timeout is None else self.timeout + wait
         try:
             return self.session.request(
-                method, url, headers=headers, timeout=self.timeout, stream=True, **kwargs
+                method, url, headers=headers, timeout=timeout, stream=True, **kwargs
             )
         except requests.Timeout as err:
-            raise RequestTimeoutError(
-                f"{url} did not answer within {self.timeout} seconds"
-            ) from err
+            raise RequestTimeoutError(f"{url} did not answer within {timeout} seconds") from err
         except requests.ConnectionError as err:
             raise ConnectError(f"could not connect to {self.server_url}: {err}") from err
 
@@ -198,6 +279,17 @@ class RemoteFunction:
                 f"{self.__name__}() takes named arguments only, e.g. {self._example(args)}"
             )
         return self.client.call(self.__name__, **arguments)
+
+    def submit(self, *args: Any, **arguments: Any) -> RemoteExecution:
+        """Run the function in the background: ``client.square.submit(n=4)`` returns its
+        :class:`~firefly.RemoteExecution` at once. Every keyword is an argument of the
+        function; for an idempotency key, use :meth:`Client.submit`."""
+        if args:
+            raise FireflyError(
+                f"{self.__name__}.submit() takes named arguments only,"
+                f" e.g. {self._example(args).replace('(', '.submit(', 1)}"
+            )
+        return self.client.submit(self.__name__, arguments)
 
     def __repr__(self) -> str:
         return f"<RemoteFunction {self.__name__!r} of {self.client!r}>"
@@ -299,10 +391,7 @@ def _error_from(response: requests.Response) -> FireflyError:
         body = response.json()
     except ValueError:
         body = None
-    if isinstance(body, dict) and "error" in body:
-        details = {k: v for k, v in body.items() if k not in ("error", "request_id")}
-        message = str(body["error"])
-    else:
-        details, message = {}, response.text.strip() or response.reason
+    if not (isinstance(body, dict) and "error" in body):
+        body = {"error": response.text.strip() or response.reason}
     request_id = response.headers.get("X-Request-ID")
-    return error_for_status(response.status_code, message, request_id=request_id, **details)
+    return error_from_body(response.status_code, body, request_id)

@@ -10,6 +10,7 @@
      ├── LoadError                   a MODULE.FUNCTION that cannot be imported
      ├── ConnectError                (also ConnectionError) the server is unreachable
      ├── RequestTimeoutError         (also TimeoutError) the server did not answer in time
+     ├── ExecutionCancelledError     the result of an execution that was cancelled
      └── HTTPError                   an error of the HTTP protocol; has ``status_code``
           ├── BadRequestError        400 (also ValueError) malformed body
           ├── AuthenticationError    401 missing token
@@ -50,6 +51,10 @@ class ConnectError(FireflyError, ConnectionError):
 
 class RequestTimeoutError(FireflyError, TimeoutError):
     """The server did not answer within the client's timeout."""
+
+
+class ExecutionCancelledError(FireflyError):
+    """The result of an asynchronous execution was asked for, and it was cancelled."""
 
 
 class HTTPError(FireflyError):
@@ -175,3 +180,12 @@ def error_for_status(status_code: int, message: str, **details: Any) -> HTTPErro
     """The exception for an error response, :class:`HTTPError` for unlisted codes."""
     cls = ERRORS_BY_STATUS.get(status_code, HTTPError)
     return cls(message, status_code=status_code, **details)
+
+
+def error_from_body(
+    status_code: int, body: dict[str, Any], request_id: str | None = None
+) -> HTTPError:
+    """The exception for an error body ``{"error": message, ...}``: its other keys are the
+    details (``type`` for a :class:`RemoteError`)."""
+    details = {key: value for key, value in body.items() if key not in ("error", "request_id")}
+    return error_for_status(status_code, str(body["error"]), request_id=request_id, **details)

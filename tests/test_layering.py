@@ -110,7 +110,12 @@ def test_only_the_entry_points_import_the_app(module):
 
 
 def test_the_client_shares_only_the_errors_and_what_a_file_is():
-    assert import_graph()["firefly.client"] == {"firefly.errors", "firefly.files"}
+    assert import_graph()["firefly.client"] == {
+        "firefly.errors",
+        "firefly.files",
+        "firefly.remote_execution",
+    }
+    assert import_graph()["firefly.remote_execution"] == {"firefly.errors"}
 
 
 def test_features_do_not_import_the_app_or_the_servers():
