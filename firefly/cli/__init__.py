@@ -11,6 +11,8 @@ import click
 from click_default_group import DefaultGroup
 
 from ..version import __version__
+from .call import call_command
+from .executions import executions_group
 from .log import log_group
 from .serve import serve_command
 from .train import train_command
@@ -35,6 +37,8 @@ def cli() -> None:
 cli.add_command(serve_command)
 cli.add_command(train_command)
 cli.add_command(log_group)
+cli.add_command(call_command)
+cli.add_command(executions_group)
 
 
 def main() -> None:
