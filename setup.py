@@ -29,6 +29,7 @@ TEST_REQUIRES = [
     "skops>=0.10",  # .skops model files
     "tritonclient[http]>=2.40",  # the client of the V2 protocol's end-to-end tests
     "psycopg[binary]>=3.1",  # the prediction log's tests on PostgreSQL
+    "rq>=3.0",  # the executions' tests on Redis
 ]
 #: Serving models from files (firefly --models): records to DataFrames, joblib and skops files.
 MODELS_REQUIRES = ["pandas>=2.0", "numpy>=1.24", "joblib>=1.3", "scikit-learn>=1.3", "skops>=0.10"]
@@ -36,6 +37,8 @@ MODELS_REQUIRES = ["pandas>=2.0", "numpy>=1.24", "joblib>=1.3", "scikit-learn>=1
 ONNX_REQUIRES = MODELS_REQUIRES + ["onnxruntime>=1.17", "skl2onnx>=1.16"]
 #: The prediction log on PostgreSQL (postgresql+psycopg:// URLs).
 POSTGRES_REQUIRES = ["psycopg[binary]>=3.1"]
+#: Executions on Redis, run by firefly worker (RQ brings redis).
+REDIS_REQUIRES = ["rq>=3.0"]
 GRANIAN_REQUIRES = ["granian[reload]>=2.5"]  # [reload]: watchfiles, for --reload
 LINT_REQUIRES = ["ruff>=0.6", "mypy>=1.10", "types-PyYAML", "types-requests"]
 DOCS_REQUIRES = ["sphinx>=7"]
@@ -76,6 +79,7 @@ setup(
     extras_require={
         "granian": GRANIAN_REQUIRES,
         "postgres": POSTGRES_REQUIRES,
+        "redis": REDIS_REQUIRES,
         "models": MODELS_REQUIRES,
         "onnx": ONNX_REQUIRES,
         "test": TEST_REQUIRES,

@@ -106,6 +106,7 @@ def test_only_the_entry_points_import_the_app(module):
         "firefly.server.granian",
         "firefly.server.reloading",
         "firefly.cli.serve",
+        "firefly.cli.worker",
     }
 
 

@@ -16,6 +16,7 @@ from .executions import executions_group
 from .log import log_group
 from .serve import serve_command
 from .train import train_command
+from .worker import worker_command
 
 
 @click.group(
@@ -37,6 +38,7 @@ def cli() -> None:
 cli.add_command(serve_command)
 cli.add_command(train_command)
 cli.add_command(log_group)
+cli.add_command(worker_command)
 cli.add_command(call_command)
 cli.add_command(executions_group)
 
