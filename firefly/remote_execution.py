@@ -72,10 +72,16 @@ class RemoteExecution:
         """Whether it had finished when last read (it changes no more then)."""
         return self._info.get("status") in FINISHED
 
+    @property
+    def _settled(self) -> bool:
+        """Finished, and read in full: a submit's answer has no result, even for an execution
+        that an idempotency key found finished."""
+        return self.finished and "function" in self._info
+
     def info(self) -> dict[str, Any]:
         """The server's JSON of the execution: status, function, arguments, times, attempts,
         and the result or the error (read again unless it had finished)."""
-        if not self.finished:
+        if not self._settled:
             self._info = self.client.request_json("GET", self.path)
         return dict(self._info)
 
@@ -88,7 +94,7 @@ class RemoteExecution:
         """Wait until it finishes, at most ``timeout`` seconds (None: as long as it takes);
         return its JSON, finished or not."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        while not self.finished:
+        while not self._settled:
             left = MAX_WAIT if deadline is None else deadline - time.monotonic()
             wait = round(min(max(left, 0.0), MAX_WAIT), 3)
             params = {"wait": f"{wait:g}"} if wait else None

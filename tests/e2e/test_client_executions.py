@@ -117,6 +117,8 @@ def test_an_idempotency_key_gives_the_same_execution(remote):
     other = remote.submit("square", {"n": 6}, idempotency_key="order-18")
     assert first.id == second.id != other.id
     assert second.result(timeout=10) == 36
+    late = remote.submit("square", {"n": 6}, idempotency_key="order-17")  # found finished
+    assert (late.id, late.result(timeout=0), late.info()["result"]) == (first.id, 36, 36)
 
 
 def test_executions_are_listed_newest_first_across_pages(remote):
