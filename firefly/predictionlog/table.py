@@ -46,7 +46,6 @@ predictions = Table(
     Column("outcome", JSON_VALUE),
     Column("outcome_at", DateTime()),
     UniqueConstraint("function", "observation_id", name="uq_firefly_predictions_observation"),
-    Index("ix_firefly_predictions_function_created", "function", "created_at"),
     Index("ix_firefly_predictions_created", "created_at"),
 )
 

@@ -25,7 +25,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import (
     DisconnectionError,
@@ -36,10 +35,8 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from ..database import WRITE
 from ..encoding import loads
-from .queries import from_timestamp
-from .table import predictions
+from .inserts import BatchInsert
 
 #: What a database that is down, unreachable or busy raises: the rows wait and are retried.
 UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
@@ -71,8 +68,9 @@ class Writer:
         again before the next one for as long as it fails (the database was down at start).
     """
 
-    #: Seconds between two batches while the database answers.
-    interval: float = 0.05
+    #: Seconds between two batches while the database answers: long enough that a batch
+    #: holds many rows (one transaction each), short enough that a reader soon sees a call.
+    interval: float = 0.2
     #: Rows in one insert.
     batch_size: int = 1000
     #: Seconds at most between two attempts while the database is down.
@@ -91,6 +89,7 @@ class Writer:
         self.capacity = capacity
         self.report = report
         self._prepare = prepare
+        self._insert_batch: BatchInsert | None = None  # made at the first batch: the driver loads
         self.rows: collections.deque[dict[str, Any]] = collections.deque()
         #: ``(function, observation_id)`` of the rows not yet written, for the 409 check.
         self.pending: set[tuple[str, str]] = set()
@@ -250,8 +249,9 @@ class Writer:
         )
 
     def _insert(self, rows: Sequence[dict[str, Any]]) -> None:
-        with self.engine.connect().execution_options(**WRITE) as connection, connection.begin():
-            connection.execute(insert(predictions), list(rows))
+        if self._insert_batch is None:
+            self._insert_batch = BatchInsert(self.engine)
+        self._insert_batch(rows)
 
     def _database_down(self, error: Exception) -> None:
         if self._database_down_since is None:
@@ -304,11 +304,10 @@ class Writer:
 
 
 def as_record(row: dict[str, Any]) -> dict[str, Any]:
-    """A queued row as the table takes it: its time a datetime, a failed call's error its message.
+    """A queued row as the table takes it: a failed call's error its message.
 
     Left to the writer's thread so that a call only builds a dict.
     """
-    row["created_at"] = from_timestamp(row["created_at"])
     error = row["error"]
     if error is not None and not isinstance(error, str):
         row["error"] = error_message(error)

@@ -64,7 +64,7 @@ def test_the_curl_sessions_answer_as_shown(folder: Path) -> None:
             "SELECT function, observation_id, outcome FROM firefly_predictions"
         ).all()
     engine.dispose()
-    assert [tuple(row) for row in logged] == [("square", "order-1", 17)]  # SQLite reads JSON 17
+    assert [tuple(row) for row in logged] == [("square", "order-1", "17")]  # JSON text
 
 
 def test_the_config_file_serves_as_it_says(folder: Path) -> None:

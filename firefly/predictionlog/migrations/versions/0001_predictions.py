@@ -38,9 +38,6 @@ def upgrade() -> None:
             "function", "observation_id", name="uq_firefly_predictions_observation"
         ),
     )
-    op.create_index(
-        "ix_firefly_predictions_function_created", TABLE_NAME, ["function", "created_at"]
-    )
     op.create_index("ix_firefly_predictions_created", TABLE_NAME, ["created_at"])
 
 
