@@ -26,6 +26,7 @@ REQUEST_ID_KEY = "firefly.request_id"
 FUNCTION_KEY = "firefly.function"  # environ key: name of the function a request calls
 EXCEPTION_KEY = "firefly.exception"  # environ key: class name of the exception it raised
 EXECUTION_KEY = "firefly.execution"  # environ key: id of the execution a request started
+RECORDS_KEY = "firefly.records"  # environ key: a model call's records, as the caller sent them
 SERVER_ERROR_KEY = "firefly.server_error"  # environ key: (error, headers) a worker answers
 ABANDONED_KEY = "firefly.abandoned"  # environ key: set on a call the worker answered 504
 STARTED_KEY = "firefly.started"  # environ key: perf_counter() when a request began to arrive

@@ -15,7 +15,7 @@ from ..dispatch import Endpoint
 from ..encoding import dumps
 from ..errors import HTTPError
 from ..features import Invoke
-from ..protocol import EXCEPTION_KEY, FUNCTION_KEY, decode_json, read_body
+from ..protocol import EXCEPTION_KEY, FUNCTION_KEY, RECORDS_KEY, decode_json, read_body
 from ..responses import error_response, json_response
 from .served import LoadedVersion
 
@@ -46,9 +46,10 @@ class ModelEndpoint(Endpoint):
         if method != "POST":
             return self._answer_other_method(environ, start_response, method)
         try:
-            frame, single = self.schema.frame(
-                decode_json(read_body(environ, self.max_content_length))
+            records = environ[RECORDS_KEY] = decode_json(
+                read_body(environ, self.max_content_length)
             )
+            frame, single = self.schema.frame(records)
         except HTTPError as error:
             return error_response(environ, start_response, error, self.headers)
         try:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConflictError
 from ..features import Invoke
-from ..protocol import REQUEST_ID_KEY
+from ..protocol import RECORDS_KEY, REQUEST_ID_KEY
 from ..registry import CallSpec, FunctionSpec
 
 if TYPE_CHECKING:
@@ -150,6 +150,9 @@ class LoggedEndpoint:
         body: Iterable[bytes],
     ) -> None:
         function, version = logged_name(call.spec or self.spec)
+        arguments = call.arguments
+        if arguments is not None and RECORDS_KEY in environ:  # a model's records, as sent:
+            arguments = environ[RECORDS_KEY]  # no DataFrame to turn back into JSON
         error: Any = call.error
         if error is None and call.status >= 400:
             error = body  # the error answer: the writer reads its message
@@ -160,7 +163,7 @@ class LoggedEndpoint:
                 "observation_id": call.observation_id,
                 "function": function,
                 "version": version,
-                "arguments": call.arguments,
+                "arguments": arguments,
                 "result": call.result,
                 "error": error,
                 "status": call.status,
