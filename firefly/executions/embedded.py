@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 
 from ..encoding import dumps
 from ..server.deadline import CallInterrupted, Watchdog, receive_interruption
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("firefly")
 
+#: What a database that is down or unreachable raises.
+UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError, DisconnectionError)
 #: Seconds between two looks for executions queued by other workers.
 POLL = 0.2
 #: Seconds at most between two purges of executions past their retention (half the
@@ -76,6 +78,7 @@ class EmbeddedBackend:
     ):
         self.store = ExecutionStore(engine)
         self.engine = engine
+        self.unavailable = UNAVAILABLE
         self.metrics = metrics
         self.threads = threads
         self.capacity = capacity

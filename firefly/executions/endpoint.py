@@ -31,6 +31,12 @@ RETRY_AFTER = "1"
 TRUE = ("1", "true", "yes")
 
 
+def unavailable(error: Exception) -> ServiceUnavailableError:
+    """The 503 of a backend whose database or Redis cannot be reached."""
+    cause = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return ServiceUnavailableError(f"the executions' backend is unavailable: {cause}")
+
+
 def wants_async(environ: WSGIEnvironment) -> bool:
     """Whether the request prefers ``respond-async`` or says ``?async=true``."""
     prefer = environ.get("HTTP_PREFER")
@@ -74,9 +80,14 @@ class AsyncEndpoint:
                 )
             endpoint.validate(dict(arguments))
             key = environ.get("HTTP_IDEMPOTENCY_KEY") or None
-            execution = self.backend().submit(self.name, arguments, key)
+            backend = self.backend()
+            try:
+                execution = backend.submit(self.name, arguments, key)
+            except backend.unavailable as error:
+                raise unavailable(error) from error
         except HTTPError as error:
-            return error_response(environ, start_response, error)
+            headers = [("Retry-After", RETRY_AFTER)] if error.status_code == 503 else None
+            return error_response(environ, start_response, error, headers)
         except QueueFullError as error:
             refused = ServiceUnavailableError(
                 f"cannot queue {self.name!r}: the execution queue is full ({error}); retry later"

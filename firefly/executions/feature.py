@@ -9,10 +9,11 @@ API is the same for both.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import flask
 
@@ -23,7 +24,7 @@ from ..features import Feature, Route, Service
 from ..registry import CallSpec, FunctionSpec
 from ..routes.errors import error_response
 from ..routes.openapi import service_operation
-from .endpoint import EXECUTIONS_PATH, AsyncEndpoint
+from .endpoint import EXECUTIONS_PATH, RETRY_AFTER, AsyncEndpoint, unavailable
 from .model import STATUSES, Backend, NotQueuedError
 
 if TYPE_CHECKING:
@@ -80,15 +81,30 @@ class ExecutionsFeature(Feature):
         listing = service_operation("executions", "List executions", content)
         one = service_operation("execution", "Read an execution", content)
         return (
-            Route(EXECUTIONS_PATH, "executions", self.list_view, operation=listing),
+            Route(EXECUTIONS_PATH, "executions", self._guarded(self.list_view), operation=listing),
             Route(
                 f"{EXECUTIONS_PATH}/<execution_id>",
                 "execution",
-                self.execution_view,
+                self._guarded(self.execution_view),
                 ("GET", "DELETE"),
                 operation=one,
             ),
         )
+
+    def _guarded(self, view: Callable[..., flask.Response]) -> Callable[..., flask.Response]:
+        """``view``, answering 503 with ``Retry-After`` while the backend cannot be reached."""
+
+        @functools.wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> flask.Response:
+            backend = self.backend
+            try:
+                return view(*args, **kwargs)
+            except backend.unavailable as error:
+                response = error_response(unavailable(error))
+                response.headers["Retry-After"] = RETRY_AFTER
+                return response
+
+        return guarded
 
     def start(self, service: Service) -> None:
         """Open this worker's backend, and start running executions (the database backend)."""

@@ -93,6 +93,9 @@ Run = Callable[[str, Mapping[str, Any]], Any]
 class Backend(Protocol):
     """Where executions are kept and run: the embedded one, or RQ on Redis."""
 
+    #: What its methods raise while its database or Redis cannot be reached: answered 503.
+    unavailable: tuple[type[Exception], ...]
+
     def submit(
         self, function: str, arguments: Mapping[str, Any], idempotency_key: str | None
     ) -> Execution:

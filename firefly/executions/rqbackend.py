@@ -26,6 +26,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
@@ -34,6 +36,9 @@ from rq.serializers import JSONSerializer
 from ..config import Config
 from .model import FAILED, QUEUED, RUNNING, Execution, NotQueuedError, QueueFullError, Run
 from .rqjobs import connect, execution_of, ours, recover, text
+
+#: What Redis down or unreachable raises.
+UNAVAILABLE: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError)
 
 if TYPE_CHECKING:
     from .metrics import ExecutionMetrics
@@ -64,6 +69,7 @@ class RQBackend:
         metrics: ExecutionMetrics | None = None,
     ):
         self.url = url
+        self.unavailable = UNAVAILABLE
         self.redis, self.queue_name = connect(url)
         self.queue = Queue(self.queue_name, connection=self.redis, serializer=JSONSerializer)
         self.capacity = settings.execution_queue

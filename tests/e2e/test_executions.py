@@ -16,7 +16,8 @@ from sqlalchemy.engine import make_url
 
 from firefly.executions.table import executions
 
-from ..conftest import stop
+from ..conftest import free_port, stop
+from .tcpproxy import TcpProxy
 
 pytestmark = pytest.mark.timeout(120)
 ASYNC = {"Prefer": "respond-async"}
@@ -243,3 +244,35 @@ def test_finished_executions_are_purged_after_their_retention(firefly_server, sq
             time.sleep(0.2)
         stop(server.process)
     assert rows(sqlite_url) == []
+
+
+def test_a_backend_that_cannot_be_reached_is_503_and_back(firefly_server, postgres_url):
+    server_url = make_url(postgres_url)
+    port = free_port()
+    proxied = server_url.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+    with TcpProxy((server_url.host or "127.0.0.1", server_url.port or 5432), port) as proxy:
+        with firefly_server("--executions", proxied, "jobs.double") as server:
+            first = submit(server.url, "double", n=1)
+            assert get(server.url, first, wait=10)["result"] == 2
+            proxy.cut()
+            refused = requests.post(server.url + "double", json={"n": 2}, headers=ASYNC, timeout=30)
+            assert refused.status_code == 503 and refused.headers["Retry-After"] == "1"
+            assert refused.json()["error"].startswith("the executions' backend is unavailable: ")
+            reading = requests.get(f"{server.url}-/executions/{first}", timeout=30)
+            assert reading.status_code == 503
+            sync = requests.post(server.url + "double", json={"n": 2}, timeout=10)
+            assert (sync.status_code, sync.json()) == (200, 4)  # sync calls go on meanwhile
+            proxy.restore()
+            assert get(server.url, submit(server.url, "double", n=3), wait=20)["result"] == 6
+            stop(server.process)
+
+
+def test_redis_that_cannot_be_reached_is_503(firefly_server):
+    down = f"redis://127.0.0.1:{free_port()}/0"
+    with firefly_server("--executions", down, "jobs.double") as server:
+        refused = requests.post(server.url + "double", json={"n": 2}, headers=ASYNC, timeout=30)
+        assert refused.status_code == 503 and refused.headers["Retry-After"] == "1"
+        assert "the executions' backend is unavailable" in refused.json()["error"]
+        listing = requests.get(server.url + "-/executions", timeout=30)
+        assert listing.status_code == 503
+        stop(server.process)
