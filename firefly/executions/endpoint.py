@@ -66,7 +66,13 @@ class AsyncEndpoint:
         self.name = endpoint.spec.name
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if environ["REQUEST_METHOD"] != "POST" or not (self.async_only or wants_async(environ)):
+        if not self.async_only and (
+            # most calls carry neither, and are answered with no further look
+            not (environ.get("HTTP_PREFER") or environ.get("QUERY_STRING"))
+            or not wants_async(environ)
+        ):
+            return self.endpoint(environ, start_response)
+        if environ["REQUEST_METHOD"] != "POST":
             return self.endpoint(environ, start_response)
         environ[FUNCTION_KEY] = self.name
         endpoint = self.endpoint
