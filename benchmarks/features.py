@@ -59,12 +59,19 @@ class Variant:
     without_request_id: bool = False  # call the stack under the request id middleware
 
 
-OFF: dict[str, Any] = {"validate": False, "access_log": None, "metrics": False}
+OFF: dict[str, Any] = {
+    "validate": False,
+    "access_log": None,
+    "metrics": False,
+    "executions": "off",
+}
 TEXT_LOG = {"access_log": "{log}", "access_log_format": "text"}
 JSON_LOG = {"access_log": "{log}", "access_log_format": "json"}
 ON = {**OFF, "validate": True, **TEXT_LOG, "metrics": True}
 # A SQLite file of the app's own; the calls' rows are written at each flush, like its log lines.
 PREDICTION_LOG = {"prediction_log": "sqlite:///{log}.db"}
+# Executions ready (the 202 path around every function) while the calls stay sync.
+EXECUTIONS = {"executions": "sqlite:///{log}-executions.db"}
 VARIANTS = (
     Variant(WITHOUT_REQUEST_ID, OFF, SINGLE, without_request_id=True),
     Variant(ALL_OFF, OFF, SINGLE),
@@ -74,6 +81,7 @@ VARIANTS = (
     Variant("+ metrics (single-process)", {**OFF, "metrics": True}, SINGLE),
     Variant("all on (single-process metrics)", ON, SINGLE),
     Variant("+ prediction log (SQLite)", {**OFF, **PREDICTION_LOG}, SINGLE),
+    Variant("+ executions (sync calls)", {**OFF, **EXECUTIONS}, SINGLE),
     Variant(ALL_OFF, OFF, MULTI),
     Variant("+ metrics (multiprocess)", {**OFF, "metrics": True}, MULTI),
     Variant("all on (multiprocess metrics)", ON, MULTI),

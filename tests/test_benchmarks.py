@@ -53,6 +53,7 @@ EXPECTED_FEATURES = {
     "+ metrics (single-process)",
     "all on (single-process metrics)",
     "+ prediction log (SQLite)",
+    "+ executions (sync calls)",
     "+ metrics (multiprocess)",
     "all on (multiprocess metrics)",
 }
