@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("firefly")
 
+#: The share of the server's ``timeout`` a ``?wait=`` lasts at most.
+WAIT_SHARE_OF_TIMEOUT = 0.8
 #: Seconds ``?wait=`` may ask for at most.
 MAX_WAIT = 60.0
 DEFAULT_LIMIT = 100
@@ -187,7 +189,10 @@ class ExecutionsFeature(Feature):
         except ValueError as error:
             return error_response(BadRequestError(str(error)))
         found = backend.get(execution_id)
-        deadline = time.monotonic() + (wait or 0.0)
+        # the wait is a request: it must answer before the server's timeout cuts it (a 504,
+        # and under gunicorn a restarted worker) and the caller asks again
+        wait = min(wait or 0.0, self.settings.timeout * WAIT_SHARE_OF_TIMEOUT)
+        deadline = time.monotonic() + wait
         pause = 0.01
         while found is not None and not found.finished and time.monotonic() < deadline:
             time.sleep(min(pause, max(deadline - time.monotonic(), 0)))

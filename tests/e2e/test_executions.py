@@ -276,3 +276,16 @@ def test_redis_that_cannot_be_reached_is_503(firefly_server):
         listing = requests.get(server.url + "-/executions", timeout=30)
         assert listing.status_code == 503
         stop(server.process)
+
+
+def test_a_wait_ends_before_the_server_s_timeout(firefly_server, sqlite_url):
+    with firefly_server("--executions", sqlite_url, "--timeout", "2", "jobs.nap") as server:
+        execution_id = submit(server.url, "nap", seconds=4)
+        started = time.monotonic()
+        found = get(server.url, execution_id, wait=60)  # asks more than the 2 s timeout
+        assert 1.4 < time.monotonic() - started < 2.0 and found["status"] == "running"
+        finished = get(server.url, execution_id, wait=60)  # asked again: the same execution
+        if finished["status"] != "succeeded":
+            finished = get(server.url, execution_id, wait=60)
+        assert (finished["status"], finished["attempts"]) == ("succeeded", 1)
+        stop(server.process)
