@@ -4,7 +4,8 @@ times every feature, ``instructions.py --quick`` counts the instructions of all 
 times every variant of predict, ``models.py --quick`` loads a model endpoint and the
 hand-written function in every case and ``models.py --instructions --quick`` counts their
 instructions, ``memory.py --quick`` measures every target's memory, ``predictionlog.py --quick``
-loads square with the prediction log off and on and counts the rows written."""
+loads square with the prediction log off and on and counts the rows written, ``executions.py
+--quick`` submits executions and waits for them on SQLite (and Redis) and reads every one back."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ ONNX_SPEED = BENCHMARKS / "onnxspeed.py"
 MODELS = BENCHMARKS / "models.py"
 MEMORY = BENCHMARKS / "memory.py"
 PREDICTION_LOG = BENCHMARKS / "predictionlog.py"
+EXECUTIONS = BENCHMARKS / "executions.py"
 TIMEOUT = 120  # nine targets, two of them on granian
 FEATURES_TIMEOUT = 60
 INSTRUCTIONS_TIMEOUT = 240  # four Python processes under valgrind, two at a time
@@ -37,6 +39,7 @@ MODELS_TIMEOUT = 120  # two firefly train runs, two servers, eight wrk runs of a
 MODEL_INSTRUCTIONS_TIMEOUT = 360  # two firefly train runs, eight Pythons under valgrind, 2 at once
 MEMORY_TIMEOUT = 120  # a forest fitted and three servers of two workers, each loading it
 PREDICTION_LOG_TIMEOUT = 120  # six servers, six wrk runs of a second and six warm-ups
+EXECUTIONS_TIMEOUT = 90  # eight runs of a second; Redis's workers run the submits ~20 s after
 SLOW_CLIENT_PROBES = {"slow-headers", "stalled-bodies", "both", "stalled-cut", "burst", "sigterm"}
 EXPECTED_ROWS = {
     (target, function)
@@ -281,3 +284,45 @@ def test_quick_prediction_log_run_writes_a_row_per_call_on_each_server() -> None
         assert re.search(verified + " verified$", out, re.MULTILINE), out
     assert "goal >= 0.90" in out, out
     assert ("note: the PostgreSQL rows are left out" in out) != postgres, out
+
+
+@pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
+@pytest.mark.timeout(EXECUTIONS_TIMEOUT + 30)
+def test_quick_executions_run_reads_back_every_execution_submitted() -> None:
+    # SQLite, and Redis when FIREFLY_TEST_REDIS_URL names one (the harness reads it); the
+    # PostgreSQL runs are left out, to keep the smoke run short
+    redis = bool(os.environ.get("FIREFLY_TEST_REDIS_URL"))
+    env = {k: v for k, v in os.environ.items() if k != "FIREFLY_TEST_POSTGRES_URL"}
+    result = subprocess.run(
+        [sys.executable, str(EXECUTIONS), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=EXECUTIONS_TIMEOUT,
+        env=env,
+    )
+    out = result.stdout
+    assert result.returncode == 0, f"{out}\n{result.stderr}"
+    backends = ("sqlite",) + (("redis",) if redis else ())
+    # a table row per backend, measure and clients: backend, measure, clients, per s, p50, p99,
+    # run/s ("-" for wait), executions, verified
+    rows = {
+        (cells[0], cells[1], cells[2]): cells[3:]
+        for cells in map(str.split, out.splitlines())
+        if len(cells) == 9 and cells[1] in ("submit", "wait")
+    }
+    expected = {(b, m, c) for b in backends for m in ("submit", "wait") for c in ("1", "16")}
+    assert set(rows) == expected, out
+    for (_, measure, _), (rate, p50, p99, ran, executions, verified) in rows.items():
+        assert float(rate) > 0 and 0 < float(p50) <= float(p99), out
+        assert (ran == "-") == (measure == "wait"), out
+        assert int(executions) > 0 and verified == "yes", out
+    assert re.search(
+        r"^embedded submit at 16 connections \(sqlite\): \d+/s \(goal >= 1000/s: ", out, re.M
+    ), out
+    for backend in backends:
+        verified = (
+            rf"^{backend}: (\d+) executions submitted over 4 runs, \1 succeeded, .*: verified$"
+        )
+        assert re.search(verified, out, re.MULTILINE), out
+    assert ("note: the redis rows are left out" in out) != redis, out
+    assert "note: the postgresql rows are left out" in out, out
