@@ -82,6 +82,9 @@ class ExecutionsFeature(Feature):
         content = {"application/json": {"schema": {"type": "object"}}}
         listing = service_operation("executions", "List executions", content)
         one = service_operation("execution", "Read an execution", content)
+        one["parameters"] = [
+            {"name": "execution_id", "in": "path", "required": True, "schema": {"type": "string"}}
+        ]
         return (
             Route(EXECUTIONS_PATH, "executions", self._guarded(self.list_view), operation=listing),
             Route(

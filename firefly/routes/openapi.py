@@ -141,9 +141,10 @@ def openapi_document(
     public = set()
     for route in routes:
         if route.operation is not None:
-            paths[route.rule] = {route.methods[0].lower(): copy.deepcopy(route.operation)}
+            path = openapi_path(route.rule)
+            paths[path] = {route.methods[0].lower(): copy.deepcopy(route.operation)}
             if route.public:
-                public.add(route.rule)
+                public.add(path)
     if secured:
         _mark_security(paths, public)
     document: dict[str, Any] = {
@@ -169,6 +170,12 @@ def _mark_security(paths: dict[str, Any], public_paths: set[str]) -> None:
                 operation["security"] = []
             else:
                 operation["responses"].update(error_refs(AUTH_STATUSES))
+
+
+def openapi_path(rule: str) -> str:
+    """A Flask URL rule as an OpenAPI path: ``/-/executions/<execution_id>`` is
+    ``/-/executions/{execution_id}``."""
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
 
 
 def function_operation(spec: FunctionSpec, components: Components) -> dict[str, Any]:

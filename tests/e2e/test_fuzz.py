@@ -25,7 +25,7 @@ checks = pytest.importorskip("schemathesis.specs.openapi.checks")
 from schemathesis.checks import not_a_server_error  # noqa: E402
 
 FUNCTIONS = ("square", "cube", "add", "word_count", "repeat")
-SERVICE_ROUTES = ("/", "/-/alive", "/-/ready", "/-/metrics")
+SERVICE_ROUTES = ("/", "/-/alive", "/-/ready", "/-/metrics", "/-/executions")
 EXAMPLES_PER_OPERATION = 50  # bounded: the whole run stays well under a minute
 # Not negative_data_rejection: validation coerces in pydantic's lax mode on purpose
 # (docs/validation.rst), so {"n": "4"} is accepted although the schema says number.
@@ -75,7 +75,7 @@ def fuzz(api: Any, method: str, path: str, mode: Any) -> None:
 def test_the_document_has_every_example_and_service_route(api):
     operations = {(operation.method.upper(), operation.path) for operation in operations_of(api)}
     assert operations == {("POST", f"/{name}") for name in FUNCTIONS} | {
-        ("GET", path) for path in SERVICE_ROUTES
+        ("GET", path) for path in (*SERVICE_ROUTES, "/-/executions/{execution_id}")
     }
 
 
