@@ -193,7 +193,7 @@ class EmbeddedBackend:
         self._watchdog.stop()
 
     def _dispatch(self) -> None:
-        renew_at = recover_at = time.monotonic()
+        renew_at = recover_at = count_at = time.monotonic()
         purge_every = min(PURGE_EVERY, max(self.retention / 2, POLL))
         purge_at = recover_at
         while not self._stopping.is_set():
@@ -213,11 +213,15 @@ class EmbeddedBackend:
             if now >= purge_at:
                 purge_at = now + purge_every
                 self._safely(lambda: self.store.purge(self.retention), 0)
-            self.queued = self._safely(self.store.count_queued, self.queued)
-            if self.metrics is not None:
-                self.metrics.queue_depth(self.queued)
+            if now >= count_at:  # at most once a poll: it costs more as the queue grows
+                count_at = now + POLL
+                self.queued = self._safely(self.store.count_queued, self.queued)
+                if self.metrics is not None:
+                    self.metrics.queue_depth(self.queued)
             if self.threads > len(self._running) and self.queued:
-                for claimed in self._safely(self._claim, []):
+                claimed_now = self._safely(self._claim, [])
+                self.queued = max(self.queued - len(claimed_now), 0) if claimed_now else 0
+                for claimed in claimed_now:
                     self._running[claimed.id] = time.monotonic()
                     assert self._pool is not None
                     self._pool.submit(self._execute, claimed)
