@@ -80,7 +80,7 @@ def endpoints_of(app: Firefly) -> dict[str, Any]:
 
 
 def test_with_no_feature_wrapping_the_invoke_is_the_function_itself():
-    app = Firefly()
+    app = Firefly(executions="off")  # executions wrap the endpoint, not the invoke
     app.function(square)
     assert endpoints_of(app)["/square"].invoke is square
 
@@ -189,10 +189,22 @@ def test_no_feature_can_be_added_once_serving():
 
 
 def test_the_settings_choose_the_features():
-    kinds = {type(feature).__name__ for feature in Firefly(docs=False, metrics=False).features}
-    assert kinds == {"IndexFeature", "HealthFeature", "AccessLogFeature"}
+    off = Firefly(docs=False, metrics=False, executions="off")
+    assert {type(feature).__name__ for feature in off.features} == {
+        "IndexFeature",
+        "HealthFeature",
+        "AccessLogFeature",
+    }
     kinds = {type(f).__name__ for f in Firefly(access_log="off").features}
-    assert kinds == {"IndexFeature", "HealthFeature", "DocsFeature", "MetricsFeature"}
+    assert kinds == {
+        "IndexFeature",
+        "HealthFeature",
+        "DocsFeature",
+        "MetricsFeature",
+        "ExecutionsFeature",
+    }
+    logged = Firefly(access_log="off", executions="off", prediction_log="sqlite:///p.db")
+    assert "PredictionLogFeature" in {type(f).__name__ for f in logged.features}
 
 
 def test_the_architecture_page_example_counts_calls():
