@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -74,8 +73,8 @@ from run import (
     STOP_TIMEOUT,
     TARGETS_DIR,
     BenchmarkError,
-    check_tools,
     cpu_model,
+    run_benchmark,
     verdict,
     wait_until_listening,
 )
@@ -364,16 +363,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     duration = args.duration or (QUICK_DURATION if args.quick else DEFAULT_DURATION)
     repetitions = args.repetitions or (QUICK_REPETITIONS if args.quick else DEFAULT_REPETITIONS)
-    check_tools()
-    # SIGTERM unwinds like Ctrl-C, so the servers are stopped either way
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    try:
-        warmup = 0 if args.quick else min(WARMUP_SECONDS, duration)
-        run(duration, repetitions, warmup, args.threads, args.postgres, args.redis)
-    except BenchmarkError as err:
-        sys.exit(f"error: {err}")
-    except KeyboardInterrupt:
-        sys.exit("interrupted: every server was stopped")
+    warmup = 0 if args.quick else min(WARMUP_SECONDS, duration)
+    run_benchmark(
+        lambda: run(duration, repetitions, warmup, args.threads, args.postgres, args.redis)
+    )
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -73,10 +72,10 @@ from run import (
     BenchmarkError,
     Function,
     Measurement,
-    check_tools,
     cpu_model,
     cpu_seconds,
     parse_wrk_output,
+    run_benchmark,
     run_wrk,
     verdict,
     wait_until_listening,
@@ -336,15 +335,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     duration = args.duration or (QUICK_DURATION if args.quick else DEFAULT_DURATION)
     repetitions = args.repetitions or (QUICK_REPETITIONS if args.quick else DEFAULT_REPETITIONS)
-    check_tools()
-    # SIGTERM unwinds like Ctrl-C, so the servers are stopped either way
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    try:
-        run(duration, repetitions, args.connections)
-    except BenchmarkError as err:
-        sys.exit(f"error: {err}")
-    except KeyboardInterrupt:
-        sys.exit("interrupted: every server was stopped")
+    run_benchmark(lambda: run(duration, repetitions, args.connections))
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -70,11 +69,11 @@ from run import (
     BenchmarkError,
     Measurement,
     Results,
-    check_tools,
     cpu_model,
     cpu_seconds,
     paired_median,
     parse_wrk_output,
+    run_benchmark,
     run_wrk,
     verdict,
     wait_until_listening,
@@ -342,15 +341,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     duration = args.duration or (QUICK_DURATION if args.quick else DEFAULT_DURATION)
     repetitions = args.repetitions or (QUICK_REPETITIONS if args.quick else DEFAULT_REPETITIONS)
-    check_tools()
-    # SIGTERM unwinds like Ctrl-C, so the servers are stopped either way
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    try:
-        run(duration, repetitions, args.connections, args.quick, args.postgres)
-    except BenchmarkError as err:
-        sys.exit(f"error: {err}")
-    except KeyboardInterrupt:
-        sys.exit("interrupted: every server was stopped")
+    run_benchmark(lambda: run(duration, repetitions, args.connections, args.quick, args.postgres))
 
 
 if __name__ == "__main__":

@@ -731,6 +731,20 @@ def cpu_model() -> str:
     return found.group(1).strip() if found else platform.processor() or "unknown"
 
 
+def run_benchmark(action: Callable[[], None]) -> None:
+    """Run ``action`` (a benchmark's servers and loads) with the tools it needs, stopping its
+    servers on SIGTERM or Ctrl-C, and its failure as one ``error:`` line."""
+    check_tools()
+    # SIGTERM unwinds like Ctrl-C, so the servers are stopped either way
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
+        action()
+    except BenchmarkError as err:
+        sys.exit(f"error: {err}")
+    except KeyboardInterrupt:
+        sys.exit("interrupted: every server was stopped")
+
+
 def check_tools() -> None:
     """Exit with a clear message when wrk, taskset or the two cores are missing."""
     missing = [tool for tool in ("wrk", "taskset") if shutil.which(tool) is None]
@@ -811,15 +825,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     duration = args.duration or (QUICK_DURATION if args.quick else DEFAULT_DURATION)
     repetitions = args.repetitions or (QUICK_REPETITIONS if args.quick else DEFAULT_REPETITIONS)
-    check_tools()
-    # SIGTERM unwinds like Ctrl-C, so the servers are stopped either way
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    try:
-        run(duration, repetitions, args.connections)
-    except BenchmarkError as err:
-        sys.exit(f"error: {err}")
-    except KeyboardInterrupt:
-        sys.exit("interrupted: every server was stopped")
+    run_benchmark(lambda: run(duration, repetitions, args.connections))
 
 
 if __name__ == "__main__":
