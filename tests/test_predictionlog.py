@@ -317,3 +317,24 @@ def test_a_model_version_asking_for_the_log_is_logged_on_rest_and_v2(tmp_path, m
     assert logged[0]["result"] == proba.json
     app.shutdown()
     assert (tmp_path / "predictions.db").exists()
+
+
+def test_a_call_queued_to_run_in_the_background_is_no_prediction_yet(tmp_path):
+    app = Firefly(
+        prediction_log=f"sqlite:///{tmp_path / 'p.db'}",
+        executions=f"sqlite:///{tmp_path / 'e.db'}",
+    )
+
+    @app.function
+    def double(n: int) -> int:
+        return 2 * n
+
+    client = app.test_client()
+    queued = client.post("/double", json={"n": 2}, headers={"Prefer": "respond-async"})
+    assert queued.status_code == 202 and "X-Prediction-ID" not in queued.headers
+    answered = client.post("/double", json={"n": 3})
+    assert answered.json == 6
+    assert [row["prediction_id"] for row in logged_rows(app)] == [
+        answered.headers["X-Prediction-ID"]
+    ]
+    app.shutdown()
