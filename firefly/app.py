@@ -6,8 +6,8 @@ work as in any Flask app. Function calls do not go through Flask's dispatch:
 and every other request (index, health checks, OpenAPI, docs, metrics, user
 routes) to Flask.
 
-This module is where the features (:mod:`firefly.features`) are chosen from
-the settings and assembled, once, when the first request arrives or
+This module is where the features (:mod:`firefly.features`), chosen from the
+settings by :mod:`firefly.enabled`, are assembled, once, when the first request arrives or
 :meth:`Firefly.prepare` is called: each function's call pipeline, the
 middleware (request id, telemetry, CORS, token), the features' start hooks.
 From then on the app is locked and adding functions raises an error.
@@ -27,9 +27,9 @@ from werkzeug.sansio.response import Response
 
 from .config import Config, FunctionOptions, with_settings
 from .dispatch import FunctionDispatcher, FunctionEndpoint
+from .enabled import enabled_features
 from .encoding import FireflyJSONProvider
 from .errors import ConfigError
-from .executions import ExecutionsFeature
 from .features import (
     FastRoute,
     Feature,
@@ -43,15 +43,11 @@ from .logs import ensure_firefly_handler
 from .middleware.auth import TokenAuthMiddleware
 from .middleware.cors import CorsMiddleware
 from .middleware.requestid import RequestIdMiddleware
-from .models import model_features
-from .predictionlog import PredictionLogFeature, logs_models
+from .predictionlog import PredictionLogFeature
 from .registry import FunctionSpec, Registry
 from .responses import server_error_response
-from .routes.docs import DocsFeature
 from .routes.errors import http_error_response
 from .routes.health import Health, HealthFeature
-from .routes.index import IndexFeature
-from .telemetry.accesslog import AccessLogFeature
 from .telemetry.metrics import Metrics, MetricsFeature
 from .telemetry.observer import RequestObserver, TelemetryMiddleware
 
@@ -59,24 +55,6 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def enabled_features(settings: Config) -> tuple[Feature, ...]:
-    """The features ``settings`` switch on, in the order they wrap calls and observe requests."""
-    features: list[Feature] = [IndexFeature(settings), HealthFeature(settings)]
-    if settings.models:
-        features += model_features(settings)
-    if settings.docs:
-        features.append(DocsFeature(settings))
-    if settings.access_log:
-        features.append(AccessLogFeature(settings))
-    if settings.metrics:
-        features.append(MetricsFeature(settings))
-    if settings.executions:  # before the prediction log, which does not log a 202
-        features.append(ExecutionsFeature(settings))
-    if settings.prediction_log or logs_models(settings, features):
-        features.append(PredictionLogFeature(settings))
-    return tuple(features)
 
 
 class Firefly(flask.Flask):

@@ -1,9 +1,8 @@
-"""``firefly log export`` and ``firefly log stats``: the prediction log read from its database."""
+"""``firefly log export|stats|upgrade``: the prediction log read from its database."""
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
 import os
 import sys
@@ -25,8 +24,6 @@ if TYPE_CHECKING:
 
 DATABASE_ENV = "FIREFLY_PREDICTION_LOG"
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-#: The columns holding JSON, written in a CSV as compact JSON text.
-JSON_COLUMNS = ("arguments", "result", "outcome")
 #: The export format an output file's suffix chooses.
 SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
 #: Rows between two updates of the progress bar.
@@ -222,6 +219,7 @@ def export_command(
             --since 2026-12-01 --with-outcome -o churn.csv
       exported 1520 rows to churn.csv
     """
+    from ..predictionlog.export import write_csv, write_jsonl
     from ..predictionlog.queries import count_rows, iter_rows
 
     filters = parse_filters(
@@ -265,40 +263,6 @@ def output_stream(path: str | None) -> Iterator[IO[str]]:
         raise SystemExit(1) from None
     finally:
         stream.detach()  # stdout itself stays open
-
-
-def write_jsonl(stream: IO[str], rows: Iterable[RowMapping]) -> int:
-    """One JSON object per row and line; how many rows were written."""
-    from ..predictionlog.queries import row_json
-
-    written = 0
-    for row in rows:
-        stream.write(dumps(row_json(row)).decode())
-        stream.write("\n")
-        written += 1
-    return written
-
-
-def write_csv(stream: IO[str], rows: Iterable[RowMapping]) -> int:
-    """A header of the columns, then one line per row; how many rows were written."""
-    from ..predictionlog.queries import row_json
-    from ..predictionlog.table import COLUMNS
-
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    written = 0
-    for row in rows:
-        record = row_json(row)
-        writer.writerow(
-            ""
-            if record[name] is None
-            else dumps(record[name]).decode()
-            if name in JSON_COLUMNS
-            else record[name]
-            for name in COLUMNS
-        )
-        written += 1
-    return written
 
 
 def with_progress(rows: Iterable[RowMapping], total: int) -> Iterator[RowMapping]:

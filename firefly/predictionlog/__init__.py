@@ -9,6 +9,7 @@
   retrying while the database is down and counting what it drops;
 - :mod:`~firefly.predictionlog.queries`: the filters and pages shared by ``GET /-/predictions``
   and ``firefly log export``;
+- :mod:`~firefly.predictionlog.export`: its rows as JSON lines or CSV (``firefly log export``);
 - :mod:`~firefly.predictionlog.feedback`: ``POST /-/feedback``, outcomes joined to their rows;
 - :mod:`~firefly.predictionlog.stats`: counts, latency, accuracy and drift, for
   ``firefly log stats`` and the dashboard;
